@@ -1,0 +1,48 @@
+// Matrix products on packed weights, dispatched by (weight format, instruction set).
+// Each backend has a table of kernels per format; the engine never branches on formats.
+// Kernels are single-threaded over a range of rows; callers split rows across threads.
+#pragma once
+
+#include <cstdint>
+
+#include "squeeze/kernels/format.h"
+
+namespace squeeze {
+
+// CPU instruction sets with kernels, in increasing order of capability.
+enum class Isa : uint8_t {
+  kRef = 0,     // scalar reference kernels (the oracle)
+  kAvx2 = 1,    // AVX2 + FMA
+  kAvx512 = 2,  // AVX-512 F/BW/VL (+ VNNI, BF16 where present)
+};
+
+// Best instruction set this CPU supports.
+Isa DetectIsa();
+// DetectIsa(), unless the environment variable SQUEEZE_ISA (ref, avx2, avx512) names a
+// supported lower one. Read once.
+Isa ActiveIsa();
+bool IsaSupported(Isa isa);
+const char* IsaName(Isa isa);
+// Parses "ref", "avx2" or "avx512"; returns false for anything else.
+bool IsaFromName(const char* name, Isa* out);
+
+struct MatmulKernels {
+  // Matrix-vector product: y[r] = sum_c W[r][c] * x[c] for r in [0, rows).
+  // `w` points at the first row of the range; consecutive rows are `row_bytes` apart.
+  // `x` has `cols` floats. Writes exactly `rows` floats to y.
+  void (*gemv)(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
+               int64_t cols);
+  // Matrix-matrix product for n input vectors: y[t * ldy + r] = sum_c W[r][c] * x[t * cols + c]
+  // for t in [0, n), r in [0, rows). Writes only those elements of y.
+  void (*gemm)(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
+               int64_t rows, int64_t cols);
+};
+
+// Kernels for a format on an instruction set. Formats without a kernel at that level fall
+// back to the best lower level; never returns null for a valid format.
+const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa);
+
+// The scalar reference kernels (the oracle every optimized kernel is tested against).
+const MatmulKernels& GetMatmulKernelsRef(WeightFormat f);
+
+}  // namespace squeeze

@@ -1,0 +1,64 @@
+// Traits table of the weight formats and their reference row conversions.
+#include <cstring>
+#include <string_view>
+
+#include "squeeze/kernels/format.h"
+#include "squeeze/kernels/fp16.h"
+
+namespace squeeze {
+namespace {
+
+void f32_to_float(const void* src, float* dst, int64_t n) {
+  std::memcpy(dst, src, n * 4);
+}
+void f32_from_float_ref(const float* src, void* dst, int64_t n) {
+  std::memcpy(dst, src, n * 4);
+}
+
+void f16_to_float(const void* src, float* dst, int64_t n) {
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(s[i]);
+}
+void f16_from_float_ref(const float* src, void* dst, int64_t n) {
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_fp16(src[i]);
+}
+
+void bf16_to_float(const void* src, float* dst, int64_t n) {
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(s[i]);
+}
+void bf16_from_float_ref(const float* src, void* dst, int64_t n) {
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_bf16(src[i]);
+}
+
+// Indexed by WeightFormat value.
+const FormatTraits kTraits[kWeightFormatCount] = {
+    /* kF32  */ {"f32", 1, 4, f32_to_float, f32_from_float_ref},
+    /* kF16  */ {"f16", 1, 2, f16_to_float, f16_from_float_ref},
+    /* kBF16 */ {"bf16", 1, 2, bf16_to_float, bf16_from_float_ref},
+};
+
+}  // namespace
+
+const FormatTraits& GetFormatTraits(WeightFormat f) {
+  return kTraits[static_cast<int>(f)];
+}
+
+int64_t RowBytes(WeightFormat f, int64_t cols) {
+  const FormatTraits& t = GetFormatTraits(f);
+  return (cols + t.block_weights - 1) / t.block_weights * t.block_bytes;
+}
+
+bool FormatFromName(std::string_view name, WeightFormat* out) {
+  for (int i = 0; i < kWeightFormatCount; ++i) {
+    if (name == kTraits[i].name) {
+      *out = static_cast<WeightFormat>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace squeeze

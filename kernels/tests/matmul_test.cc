@@ -1,0 +1,276 @@
+// One harness comparing every optimized matrix kernel (format x ISA level) with the reference:
+// random shapes, a named error budget per format, NaN/Inf checks, sentinels around outputs and
+// guard pages after the inputs to catch out-of-bounds reads and writes.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cpu/cpu_kernels.h"
+#include "gtest/gtest.h"
+#include "squeeze/kernels/format.h"
+#include "squeeze/kernels/matmul.h"
+
+namespace squeeze {
+namespace {
+
+// Normalized MSE budget, sum((y - y_ref)^2) / sum(y_ref^2), per format. Widening F16/BF16 to
+// f32 is exact, so every format only pays for f32 accumulation in a different order than the
+// reference's double sum: about 1e-14 for these sizes. 1e-10 leaves margin and still fails a
+// kernel that rounds x to bf16 (~1e-6) or drops or misplaces a single term.
+struct FormatBudget {
+  WeightFormat format;
+  double nmse;
+};
+constexpr FormatBudget kBudgets[] = {
+    {WeightFormat::kF32, 1e-10},
+    {WeightFormat::kF16, 1e-10},
+    {WeightFormat::kBF16, 1e-10},
+};
+static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
+
+double Budget(WeightFormat f) {
+  for (const FormatBudget& b : kBudgets)
+    if (b.format == f) return b.nmse;
+  return 0;
+}
+
+// A read-only-after-fill buffer whose last byte sits just before an inaccessible page, so a
+// kernel reading past the end faults instead of silently reading garbage.
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(size_t bytes) : bytes_(bytes) {
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    data_pages_ = (bytes + page - 1) / page * page;
+    map_bytes_ = data_pages_ + page;
+    void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return;
+    base_ = static_cast<uint8_t*>(m);
+    mprotect(base_ + data_pages_, page, PROT_NONE);
+  }
+  ~GuardedBuffer() {
+    if (base_) munmap(base_, map_bytes_);
+  }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  // Start of the `bytes` usable bytes, which end right at the guard page.
+  uint8_t* data() { return base_ + data_pages_ - bytes_; }
+
+ private:
+  size_t bytes_ = 0, data_pages_ = 0, map_bytes_ = 0;
+  uint8_t* base_ = nullptr;
+};
+
+// Sentinel written around and between outputs; a kernel never produces this bit pattern from
+// finite inputs (it is a NaN with a payload).
+constexpr uint32_t kSentinelBits = 0x7fbadbadu;
+float Sentinel() {
+  float f;
+  std::memcpy(&f, &kSentinelBits, 4);
+  return f;
+}
+bool IsSentinel(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u == kSentinelBits;
+}
+
+// Normalized MSE of `got` against `want`; also counts non-finite values in `got`.
+double Nmse(const std::vector<float>& got, const std::vector<float>& want, int64_t* non_finite) {
+  double err = 0, ref = 0;
+  *non_finite = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) ++*non_finite;
+    const double d = double(got[i]) - double(want[i]);
+    err += d * d;
+    ref += double(want[i]) * double(want[i]);
+  }
+  return err / (ref + 1e-30);
+}
+
+using Params = std::tuple<WeightFormat, Isa, int64_t /*rows*/, int64_t /*cols*/>;
+
+class MatmulTest : public ::testing::TestWithParam<Params> {};
+
+TEST_P(MatmulTest, MatchesReference) {
+  const auto [format, isa, rows, cols] = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP() << IsaName(isa) << " is not supported by this CPU";
+  const MatmulKernels& kernels = GetMatmulKernels(format, isa);
+  const MatmulKernels& ref = GetMatmulKernelsRef(format);
+  const FormatTraits& traits = GetFormatTraits(format);
+  const double budget = Budget(format);
+
+  std::mt19937 rng(uint32_t(rows * 7919 + cols * 31 + int(format) * 3 + int(isa)));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+
+  // Weights: rows packed back to back, the last row ending at a guard page.
+  const int64_t row_bytes = RowBytes(format, cols);
+  GuardedBuffer w(size_t(rows * row_bytes));
+  ASSERT_TRUE(w.ok());
+  std::vector<float> row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = dist(rng);
+    traits.from_float_ref(row.data(), w.data() + r * row_bytes, cols);
+  }
+
+  constexpr int64_t kMaxTokens = 9;
+  GuardedBuffer x(size_t(kMaxTokens * cols) * sizeof(float));
+  ASSERT_TRUE(x.ok());
+  float* xf = reinterpret_cast<float*>(x.data());
+  for (int64_t i = 0; i < kMaxTokens * cols; ++i) xf[i] = dist(rng);
+
+  // gemv: y has `rows` values with a band of sentinels on both sides.
+  constexpr int64_t kPad = 16;
+  {
+    std::vector<float> want(rows);
+    ref.gemv(w.data(), row_bytes, xf, want.data(), rows, cols);
+    std::vector<float> y(rows + 2 * kPad, Sentinel());
+    kernels.gemv(w.data(), row_bytes, xf, y.data() + kPad, rows, cols);
+    for (int64_t i = 0; i < kPad; ++i) {
+      EXPECT_TRUE(IsSentinel(y[i])) << "gemv wrote before y at offset " << i - kPad;
+      EXPECT_TRUE(IsSentinel(y[kPad + rows + i])) << "gemv wrote past y[" << rows + i << "]";
+    }
+    std::vector<float> got(y.begin() + kPad, y.begin() + kPad + rows);
+    int64_t non_finite;
+    EXPECT_LE(Nmse(got, want, &non_finite), budget) << "gemv";
+    EXPECT_EQ(non_finite, 0) << "gemv produced NaN/Inf";
+  }
+
+  // gemm for every token count 1..9 into a strided output (ldy > rows): the gaps between
+  // tokens must keep their sentinels.
+  const int64_t ldy = rows + 3;
+  for (int64_t n = 1; n <= kMaxTokens; ++n) {
+    SCOPED_TRACE("gemm n=" + std::to_string(n));
+    std::vector<float> want_strided(n * ldy, 0.0f);
+    ref.gemm(w.data(), row_bytes, xf, n, want_strided.data(), ldy, rows, cols);
+    std::vector<float> y(n * ldy + 2 * kPad, Sentinel());
+    kernels.gemm(w.data(), row_bytes, xf, n, y.data() + kPad, ldy, rows, cols);
+    std::vector<float> got, want;
+    for (int64_t i = -kPad; i < n * ldy + kPad; ++i) {
+      const float v = y[kPad + i];
+      const bool written = i >= 0 && i < n * ldy && i % ldy < rows;
+      if (written) {
+        got.push_back(v);
+        want.push_back(want_strided[i]);
+      } else {
+        ASSERT_TRUE(IsSentinel(v)) << "gemm wrote outside its outputs at y[" << i << "]";
+      }
+    }
+    int64_t non_finite;
+    EXPECT_LE(Nmse(got, want, &non_finite), budget);
+    EXPECT_EQ(non_finite, 0) << "gemm produced NaN/Inf";
+  }
+}
+
+std::string ParamName(const ::testing::TestParamInfo<Params>& info) {
+  return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
+         IsaName(std::get<1>(info.param)) + "_" + std::to_string(std::get<2>(info.param)) + "x" +
+         std::to_string(std::get<3>(info.param));
+}
+
+constexpr int64_t kSizes[] = {1, 3, 16, 17, 64, 172, 257, 1000};
+
+INSTANTIATE_TEST_SUITE_P(AllKernels, MatmulTest,
+                         ::testing::Combine(::testing::Values(WeightFormat::kF32,
+                                                              WeightFormat::kF16,
+                                                              WeightFormat::kBF16),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::ValuesIn(kSizes),
+                                            ::testing::ValuesIn(kSizes)),
+                         ParamName);
+
+// Row lengths around the vector widths (8, 16) and long rows with a 1-element tail (4097),
+// for gemv and a 5-token gemm; 13 rows cover full row groups plus row tails of both levels.
+class MatmulRowLengthTest : public ::testing::TestWithParam<std::tuple<WeightFormat, Isa>> {};
+
+TEST_P(MatmulRowLengthTest, OddRowLengths) {
+  const auto [format, isa] = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP() << IsaName(isa) << " is not supported by this CPU";
+  const MatmulKernels& kernels = GetMatmulKernels(format, isa);
+  const MatmulKernels& ref = GetMatmulKernelsRef(format);
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t cols : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 2049, 4097}) {
+    SCOPED_TRACE("cols=" + std::to_string(cols));
+    const int64_t rows = 13, n = 5;
+    const int64_t row_bytes = RowBytes(format, cols);
+    GuardedBuffer w(size_t(rows * row_bytes));
+    GuardedBuffer x(size_t(n * cols) * sizeof(float));
+    ASSERT_TRUE(w.ok() && x.ok());
+    std::vector<float> row(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : row) v = dist(rng);
+      GetFormatTraits(format).from_float_ref(row.data(), w.data() + r * row_bytes, cols);
+    }
+    float* xf = reinterpret_cast<float*>(x.data());
+    for (int64_t i = 0; i < n * cols; ++i) xf[i] = dist(rng);
+    int64_t non_finite;
+
+    std::vector<float> want(rows), got(rows);
+    ref.gemv(w.data(), row_bytes, xf, want.data(), rows, cols);
+    kernels.gemv(w.data(), row_bytes, xf, got.data(), rows, cols);
+    EXPECT_LE(Nmse(got, want, &non_finite), Budget(format)) << "gemv";
+    EXPECT_EQ(non_finite, 0) << "gemv";
+
+    std::vector<float> want_n(n * rows), got_n(n * rows, Sentinel());
+    ref.gemm(w.data(), row_bytes, xf, n, want_n.data(), rows, rows, cols);
+    kernels.gemm(w.data(), row_bytes, xf, n, got_n.data(), rows, rows, cols);
+    EXPECT_LE(Nmse(got_n, want_n, &non_finite), Budget(format)) << "gemm";
+    EXPECT_EQ(non_finite, 0) << "gemm (a NaN here may be an unwritten sentinel)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKernels, MatmulRowLengthTest,
+                         ::testing::Combine(::testing::Values(WeightFormat::kF32,
+                                                              WeightFormat::kF16,
+                                                              WeightFormat::kBF16),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
+                         [](const auto& info) {
+                           return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
+                                  IsaName(std::get<1>(info.param));
+                         });
+
+// The reference itself against a direct double-precision sum over the unpacked F32 matrix.
+TEST(MatmulRefTest, F32MatchesDirectDoubleSum) {
+  const int64_t rows = 5, cols = 37;
+  std::vector<float> w(rows * cols), x(cols), y(rows);
+  for (int64_t i = 0; i < rows * cols; ++i) w[i] = float(i % 11) - 5.0f;
+  for (int64_t c = 0; c < cols; ++c) x[c] = 0.25f * float(c % 7) - 0.5f;
+  GetMatmulKernelsRef(WeightFormat::kF32).gemv(w.data(), cols * 4, x.data(), y.data(), rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double want = 0;
+    for (int64_t c = 0; c < cols; ++c) want += double(w[r * cols + c]) * x[c];
+    EXPECT_EQ(y[r], float(want)) << "row " << r;  // small integers times quarters: exact
+  }
+}
+
+// On a CPU that has an ISA level, every format must have a real kernel there (not the silent
+// fallback to a lower level), or the harness above would be testing the wrong code.
+TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
+  for (int i = 0; i < kWeightFormatCount; ++i) {
+    const WeightFormat f = static_cast<WeightFormat>(i);
+    const char* name = GetFormatTraits(f).name;
+    EXPECT_NE(cpu::kMatmulAvx2[i].gemv, nullptr) << name;
+    EXPECT_NE(cpu::kMatmulAvx2[i].gemm, nullptr) << name;
+    EXPECT_NE(cpu::kMatmulAvx512[i].gemv, nullptr) << name;
+    EXPECT_NE(cpu::kMatmulAvx512[i].gemm, nullptr) << name;
+    if (IsaSupported(Isa::kAvx512)) {
+      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulAvx512[i].gemv) << name;
+    }
+    if (IsaSupported(Isa::kAvx2)) {
+      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx2).gemv, cpu::kMatmulAvx2[i].gemv) << name;
+    }
+    EXPECT_EQ(GetMatmulKernels(f, Isa::kRef).gemv, GetMatmulKernelsRef(f).gemv) << name;
+  }
+}
+
+}  // namespace
+}  // namespace squeeze

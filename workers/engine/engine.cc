@@ -1,0 +1,148 @@
+// Llama-family forward pass: RMSNorm → attention (RoPE, GQA, KV cache) → residual →
+// RMSNorm → SwiGLU MLP → residual, then final norm and classifier.
+#include "engine/engine.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/attention.h"
+#include "engine/linear.h"
+#include "squeeze/kernels/ops.h"
+
+namespace squeeze {
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Model& model,
+                                                       const EngineOptions& opts) {
+  if (absl::Status s = ValidateModel(model, model.source.empty() ? "model" : model.source); !s.ok())
+    return s;
+  int ctx = model.config.max_seq_len;
+  if (opts.max_context > 0) ctx = opts.max_context;
+  if (ctx <= 0) return absl::InvalidArgumentError("engine: max_context must be positive");
+  if (opts.max_batch <= 0) return absl::InvalidArgumentError("engine: max_batch must be positive");
+  if (!IsaSupported(opts.isa)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine: instruction set ", IsaName(opts.isa), " is not supported here"));
+  }
+  return std::unique_ptr<Engine>(new Engine(model, opts, ctx));
+}
+
+Engine::Engine(const Model& model, const EngineOptions& opts, int max_context)
+    : model_(model), opts_(opts), max_context_(max_context), pool_(opts.threads) {
+  const ModelConfig& c = model.config;
+  const int64_t kv_dim = c.kv_dim(), hd = c.head_dim(), half = hd / 2;
+  k_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
+  v_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
+  rope_cos_.resize(int64_t(max_context) * half);
+  rope_sin_.resize(int64_t(max_context) * half);
+  for (int64_t p = 0; p < max_context; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle =
+          double(p) * std::pow(double(c.rope_theta), -2.0 * double(i) / double(hd));
+      rope_cos_[p * half + i] = float(std::cos(angle));
+      rope_sin_[p * half + i] = float(std::sin(angle));
+    }
+  }
+  const int64_t b = opts.max_batch, q_dim = int64_t(c.n_heads) * hd;
+  x_.resize(b * c.dim);
+  xb_.resize(b * std::max<int64_t>(c.dim, q_dim));
+  q_.resize(b * q_dim);
+  k_.resize(b * kv_dim);
+  v_.resize(b * kv_dim);
+  att_.resize(b * q_dim);
+  hb_.resize(b * c.hidden_dim);
+  hb2_.resize(b * c.hidden_dim);
+  scores_.resize(int64_t(pool_.size()) * max_context);
+}
+
+int64_t Engine::kv_bytes_per_token() const {
+  return int64_t(model_.config.n_layers) * 2 * model_.config.kv_dim() * int64_t(sizeof(float));
+}
+
+absl::Status Engine::Forward(std::span<const int32_t> tokens, float* logits, bool all_logits) {
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0) return absl::InvalidArgumentError("engine: no tokens to run");
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= model_.config.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("engine: token id ", tokens[i], " at index ",
+                                                     i, " is outside the vocabulary [0, ",
+                                                     model_.config.vocab_size, ")"));
+    }
+  }
+  if (pos_ + n > max_context_) {
+    return absl::OutOfRangeError(absl::StrCat("engine: context of ", pos_ + n,
+                                              " tokens exceeds max_context ", max_context_));
+  }
+  const int64_t vocab = model_.config.vocab_size;
+  for (int64_t b = 0; b < n; b += opts_.max_batch) {
+    const int64_t m = std::min<int64_t>(opts_.max_batch, n - b);
+    const bool last = b + m == n;
+    float* out = nullptr;
+    if (logits && all_logits) out = logits + b * vocab;
+    if (logits && !all_logits && last) out = logits;
+    ForwardBatch(tokens.data() + b, m, out, all_logits);
+  }
+  return absl::OkStatus();
+}
+
+void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool all_logits) {
+  const ModelConfig& c = model_.config;
+  const int64_t dim = c.dim, hd = c.head_dim(), half = hd / 2, kv_dim = c.kv_dim();
+  const int64_t q_dim = int64_t(c.n_heads) * hd, hidden = c.hidden_dim;
+  const Isa isa = opts_.isa;
+  const int64_t pos = pos_;
+
+  for (int64_t t = 0; t < n; ++t) model_.embedding.RowToFloat(tokens[t], x_.data() + t * dim);
+
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& w = model_.layers[l];
+    for (int64_t t = 0; t < n; ++t)
+      rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.attn_norm.data(), dim, c.norm_eps);
+    Linear(pool_, isa, w.wq, xb_.data(), n, q_.data());
+    Linear(pool_, isa, w.wk, xb_.data(), n, k_.data());
+    Linear(pool_, isa, w.wv, xb_.data(), n, v_.data());
+
+    // RoPE (half-split layout) on queries and keys, then append keys/values to the cache.
+    float* kc = k_cache_[l].data();
+    float* vc = v_cache_[l].data();
+    for (int64_t t = 0; t < n; ++t) {
+      const float* cs = rope_cos_.data() + (pos + t) * half;
+      const float* sn = rope_sin_.data() + (pos + t) * half;
+      auto rotate = [&](float* v, int64_t heads) {
+        for (int64_t h = 0; h < heads; ++h) {
+          float* p = v + h * hd;
+          for (int64_t i = 0; i < half; ++i) {
+            const float a = p[i], b = p[i + half];
+            p[i] = a * cs[i] - b * sn[i];
+            p[i + half] = a * sn[i] + b * cs[i];
+          }
+        }
+      };
+      rotate(q_.data() + t * q_dim, c.n_heads);
+      rotate(k_.data() + t * kv_dim, c.n_kv_heads);
+      std::memcpy(kc + (pos + t) * kv_dim, k_.data() + t * kv_dim, kv_dim * sizeof(float));
+      std::memcpy(vc + (pos + t) * kv_dim, v_.data() + t * kv_dim, kv_dim * sizeof(float));
+    }
+    CausalAttention(pool_, {c.n_heads, c.n_kv_heads, int32_t(hd)}, q_.data(), kc, vc, pos, n,
+                    att_.data(), scores_.data());
+    Linear(pool_, isa, w.wo, att_.data(), n, xb_.data());
+    for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
+
+    for (int64_t t = 0; t < n; ++t)
+      rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.ffn_norm.data(), dim, c.norm_eps);
+    Linear(pool_, isa, w.w_gate, xb_.data(), n, hb_.data());
+    Linear(pool_, isa, w.w_up, xb_.data(), n, hb2_.data());
+    swiglu_ref(hb_.data(), hb2_.data(), n * hidden);
+    Linear(pool_, isa, w.w_down, hb_.data(), n, xb_.data());
+    for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
+  }
+  pos_ += int(n);
+  if (!logits) return;
+  const int64_t first = all_logits ? 0 : n - 1;
+  for (int64_t t = first; t < n; ++t)
+    rmsnorm_ref(x_.data() + t * dim, x_.data() + t * dim, model_.final_norm.data(), dim,
+                c.norm_eps);
+  Linear(pool_, isa, model_.classifier(), x_.data() + first * dim, n - first, logits);
+}
+
+}  // namespace squeeze

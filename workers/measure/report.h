@@ -1,0 +1,35 @@
+// One evaluation's full record (size, accuracy, latency, environment and how each figure
+// was measured), as a readable table or as JSON.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "measure/accuracy.h"
+#include "measure/environment.h"
+#include "measure/latency.h"
+#include "measure/size.h"
+
+namespace squeeze {
+
+struct EvalReport {
+  std::string model_path;
+  std::string model_hash;
+  std::string baseline_path;  // empty without a baseline
+  std::string text_path;
+  std::string text_hash;
+  std::string tokenizer_path;
+  std::string config_summary;  // "dim=64 layers=5 heads=8/4 vocab=512 ctx=512"
+  SizeReport size;
+  std::optional<AccuracyReport> accuracy;
+  bool baseline_from_cache = false;
+  std::optional<LatencyReport> latency;
+  Environment env;
+};
+
+// Human-readable table with units and a line on how each figure was measured.
+std::string FormatReportTable(const EvalReport& r);
+// JSON object with the same content (machine-readable; stable field names).
+std::string FormatReportJson(const EvalReport& r);
+
+}  // namespace squeeze

@@ -1,0 +1,30 @@
+// Byte accounting over the model's tensors.
+#include "measure/size.h"
+
+#include <set>
+
+namespace squeeze {
+
+SizeReport MeasureSize(const Model& model, const Model* baseline) {
+  SizeReport r;
+  std::set<const void*> seen;
+  for (const auto& [name, t] : model.Matrices()) {
+    if (!seen.insert(t->storage_id()).second) continue;
+    r.matrix_bytes += t->bytes();
+    r.params += t->rows() * t->cols();
+    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes();
+  }
+  int64_t norms = int64_t(model.final_norm.size());
+  for (const LayerWeights& l : model.layers)
+    norms += int64_t(l.attn_norm.size() + l.ffn_norm.size());
+  r.params += norms;
+  r.bytes = r.matrix_bytes + norms * int64_t(sizeof(float));
+  r.bits_per_weight = r.params ? 8.0 * double(r.bytes) / double(r.params) : 0.0;
+  if (baseline) {
+    const SizeReport b = MeasureSize(*baseline, nullptr);
+    r.ratio_to_baseline = b.bytes ? double(r.bytes) / double(b.bytes) : 0.0;
+  }
+  return r;
+}
+
+}  // namespace squeeze

@@ -1,0 +1,25 @@
+// Size of a model as held for inference: the bytes of its packed tensors (scales and zero
+// points included), counted once per storage (a tied classifier is not counted twice).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "model/model.h"
+
+namespace squeeze {
+
+struct SizeReport {
+  int64_t bytes = 0;         // all weights: packed matrices + F32 norm vectors
+  int64_t matrix_bytes = 0;  // packed matrices only
+  int64_t params = 0;        // number of weights (matrices + norms), tied ones once
+  double bits_per_weight = 0;
+  double ratio_to_baseline = 0;                    // bytes / baseline bytes; 0 without a baseline
+  std::map<std::string, int64_t> bytes_by_format;  // format name -> matrix bytes
+};
+
+// baseline may be null.
+SizeReport MeasureSize(const Model& model, const Model* baseline);
+
+}  // namespace squeeze

@@ -1,0 +1,98 @@
+// Spin-then-sleep thread pool: decode issues many short parallel loops per token, so
+// workers spin briefly before sleeping on the condition variable.
+#include "util/thread_pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace squeeze {
+namespace {
+// Busy-wait iterations before sleeping (workers) or yielding: about 50 us of pause loops.
+constexpr int kSpins = 4000;
+}  // namespace
+
+int ThreadPool::DefaultThreads() {
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int(n) : 1;
+}
+
+ThreadPool::ThreadPool(int threads) : n_threads_(threads > 0 ? threads : DefaultThreads()) {
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true);
+    generation_.fetch_add(1);
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::WorkerLoop(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin for a while: the next parallel loop usually follows within microseconds.
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; gen == seen && spin < kSpins; ++spin) {
+      if (spin < kSpins / 2) {
+        __builtin_ia32_pause();
+      } else {
+        std::this_thread::yield();  // let a descheduled peer run on a busy machine
+      }
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    if (gen == seen) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return generation_.load() != seen; });
+      gen = generation_.load();
+    }
+    seen = gen;
+    if (stop_.load()) return;
+    (*job_)(index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::Run(const std::function<void(int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &fn;
+    pending_.store(n_threads_ - 1, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  cv_.notify_all();
+  fn(0);
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpins / 2) {
+      __builtin_ia32_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
+                             int64_t align) {
+  if (n <= 0) return;
+  const int parts = int(std::min<int64_t>(n_threads_, (n + align - 1) / align));
+  if (parts <= 1) {
+    fn(0, n);
+    return;
+  }
+  const int64_t units = (n + align - 1) / align;
+  Run([&](int t) {
+    if (t >= parts) return;
+    const int64_t b = units * t / parts * align;
+    const int64_t e = std::min<int64_t>(n, units * (t + 1) / parts * align);
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace squeeze
