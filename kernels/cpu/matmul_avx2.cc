@@ -90,7 +90,9 @@ void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t
   for (; c < cols; ++c) {
     for (int i = 0; i < R; ++i) {
       const float wf = load1<F>(w + i * row_bytes, c);
-      for (int j = 0; j < T; ++j) s[i][j] += wf * x[j * cols + c];
+      for (int j = 0; j < T; ++j)
+        s[i][j] = __builtin_fmaf(wf, x[j * cols + c],
+                                 s[i][j]);  // explicit: same rounding in every tile shape
     }
   }
   for (int i = 0; i < R; ++i)

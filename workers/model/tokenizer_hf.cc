@@ -34,11 +34,6 @@ struct AddedToken {
   bool special, lstrip, rstrip, single_word;
 };
 
-bool IsWordByte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         (static_cast<uint8_t>(c) & 0x80);
-}
-
 }  // namespace
 
 struct HfTokenizer::Impl {
@@ -126,35 +121,36 @@ absl::Status HfTokenizer::Impl::ParseModel(const JsonReader& ctx, const Json& m)
 
   ASSIGN_OR_RETURN(const Json* list, ctx.Array(m, "merges", "model"));
   merges.reserve(list->size());
+  std::string merged;
   for (size_t i = 0; i < list->size(); ++i) {
     const Json& e = (*list)[i];
     const std::string path = absl::StrCat("model.merges[", i, "]");
-    std::string a, b;
+    std::string_view a, b;
     if (e.is_string()) {
-      const std::string s = e.get<std::string>();
-      const size_t space = s.find(' ');
-      if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-        return ctx.Error(path, absl::StrCat("\"", s, "\" is not two tokens separated by a space"));
+      const std::string& str = e.get_ref<const std::string&>();
+      const size_t space = str.find(' ');
+      if (space == std::string::npos || str.find(' ', space + 1) != std::string::npos) {
+        return ctx.Error(path,
+                         absl::StrCat("\"", str, "\" is not two tokens separated by a space"));
       }
-      a = s.substr(0, space);
-      b = s.substr(space + 1);
+      a = std::string_view(str).substr(0, space);
+      b = std::string_view(str).substr(space + 1);
     } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
-      a = e[0].get<std::string>();
-      b = e[1].get<std::string>();
+      a = e[0].get_ref<const std::string&>();
+      b = e[1].get_ref<const std::string&>();
     } else {
       return ctx.Error(path, "expected \"a b\" or [\"a\", \"b\"]");
     }
     auto ia = vocab.find(a), ib = vocab.find(b);
-    for (const auto& [it, token] : {std::pair{ia, &a}, std::pair{ib, &b}}) {
-      if (it == vocab.end()) {
-        return ctx.Error(path, absl::StrCat("token \"", *token, "\" is not in the vocabulary"));
-      }
+    if (ia == vocab.end() || ib == vocab.end()) {
+      return ctx.Error(path, absl::StrCat("token \"", std::string(ia == vocab.end() ? a : b),
+                                          "\" is not in the vocabulary"));
     }
     std::string_view tail = b;
     if (!subword_prefix.empty() && tail.substr(0, subword_prefix.size()) == subword_prefix) {
       tail.remove_prefix(subword_prefix.size());
     }
-    std::string merged = a;
+    merged.assign(a);
     merged.append(tail);
     auto im = vocab.find(merged);
     if (im == vocab.end()) {
@@ -339,7 +335,10 @@ void HfTokenizer::Impl::BpeWord(std::string_view word, std::vector<int32_t>* out
   }
   std::vector<int32_t> ids;
   ids.reserve(word.size());
-  bool previous_unk = false;
+  // As Hugging Face does: an unknown character's <unk> waits until the next character found
+  // in the vocabulary (byte-fallback tokens go before it), and with fuse_unk one <unk> stands
+  // for a run of unknown characters.
+  bool pending_unk = false;
   std::string key;
   for (size_t i = 0; i < word.size();) {
     const size_t len = Utf8CharLength(word, i);
@@ -348,19 +347,20 @@ void HfTokenizer::Impl::BpeWord(std::string_view word, std::vector<int32_t>* out
     key.append(word.substr(i, len));
     if (i + len == word.size()) key.append(word_suffix);
     if (auto it = vocab.find(key); it != vocab.end()) {
+      if (pending_unk) ids.push_back(unk_id);
+      pending_unk = false;
       ids.push_back(it->second);
-      previous_unk = false;
     } else if (byte_fallback && std::all_of(word.begin() + i, word.begin() + i + len, [&](char c) {
                  return byte_ids[static_cast<uint8_t>(c)] >= 0;
                })) {
       for (size_t k = i; k < i + len; ++k) ids.push_back(byte_ids[static_cast<uint8_t>(word[k])]);
-      previous_unk = false;
     } else if (unk_id >= 0) {
-      if (!(fuse_unk && previous_unk)) ids.push_back(unk_id);
-      previous_unk = true;
+      if (pending_unk && !fuse_unk) ids.push_back(unk_id);
+      pending_unk = true;
     }  // else: dropped, as Hugging Face does without an unk token
     i += len;
   }
+  if (pending_unk) ids.push_back(unk_id);
   internal::BpeMerge(ids, [&](int32_t left, int32_t right, double* priority, int32_t* merged) {
     auto it = merges.find((static_cast<uint64_t>(left) << 32) | uint32_t(right));
     if (it == merges.end()) return false;
@@ -411,8 +411,8 @@ std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_bos) co
       const AddedToken& t = m.added[k];
       if (text.compare(i, t.content.size(), t.content) != 0) continue;
       const size_t end = i + t.content.size();
-      if (t.single_word &&
-          ((i > 0 && IsWordByte(text[i - 1])) || (end < text.size() && IsWordByte(text[end])))) {
+      if (t.single_word && (hf_internal::EndsWithWordChar(text.substr(0, i)) ||
+                            hf_internal::StartsWithWordChar(text.substr(end)))) {
         continue;
       }
       found = &t;
@@ -424,9 +424,8 @@ std::vector<int32_t> HfTokenizer::Encode(std::string_view text, bool add_bos) co
     }
     size_t start = i, end = i + found->content.size();
     if (found->lstrip)
-      while (start > segment && hf_internal::IsAsciiSpace(text[start - 1])) --start;
-    if (found->rstrip)
-      while (end < text.size() && hf_internal::IsAsciiSpace(text[end])) ++end;
+      start -= hf_internal::TrailingSpaceBytes(text.substr(segment, start - segment));
+    if (found->rstrip) end += hf_internal::LeadingSpaceBytes(text.substr(end));
     if (start > segment) m.EncodeSegment(text.substr(segment, start - segment), segment == 0, &out);
     out.push_back(found->id);
     segment = i = end;

@@ -16,7 +16,9 @@ namespace squeeze {
 // - model: type "BPE" (vocab; merges as "a b" strings or [a, b] pairs, lowest rank merged
 //   first, leftmost on ties; unk_token, fuse_unk, byte_fallback, ignore_merges,
 //   continuing_subword_prefix, end_of_word_suffix). dropout is ignored (encoding is
-//   deterministic). Other model types are an error.
+//   deterministic). An unknown character with no byte tokens becomes unk_token (placed, as
+//   Hugging Face does, before the next known character) or is dropped when there is none.
+//   Other model types are an error.
 // - added_tokens: matched literally in the raw text before anything else (longest first at
 //   the leftmost position), honouring lstrip/rstrip/single_word. Tokens marked "normalized"
 //   are also matched in the raw text, not in the normalized one.
@@ -29,7 +31,8 @@ namespace squeeze {
 //   UTF and Unicode properties.
 // - decoder: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip.
 //   Unlike Hugging Face, invalid UTF-8 is not replaced by U+FFFD: the raw bytes come out, so
-//   decoding ids one at a time and concatenating gives the same bytes as decoding them all.
+//   the bytes of a character split over several decode calls still join up. Without a
+//   decoder the tokens are joined with spaces, as Hugging Face does.
 // - BOS/EOS: the special tokens before/after $A in post_processor TemplateProcessing "single"
 //   (also inside a Sequence processor); otherwise the added token (or vocab entry) named
 //   <s>, <|begin_of_text|>, <bos>, <|endoftext|> for BOS and </s>, <|end_of_text|>,

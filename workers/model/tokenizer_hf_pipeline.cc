@@ -168,8 +168,58 @@ std::vector<std::string> SplitByRegex(std::string_view s, const Regex& re, Split
 
 }  // namespace
 
-bool IsAsciiSpace(char c) {
-  return c == ' ' || (c >= '\t' && c <= '\r');
+namespace {
+
+const Regex& WordChar() {
+  static const Regex* re = new Regex(*Regex::Compile(R"(\w)", false));
+  return *re;
+}
+const Regex& SpaceChar() {
+  static const Regex* re = new Regex(*Regex::Compile(R"(\s)", false));
+  return *re;
+}
+
+// Whether the character at s[i] is in the class `re` matches.
+bool CharIs(const Regex& re, std::string_view s, size_t i) {
+  bool found = false;
+  re.ForEachMatch(s.substr(i, Utf8CharLength(s, i)), [&](size_t, size_t) { found = true; });
+  return found;
+}
+
+// Where the last character of a non-empty s starts.
+size_t LastCharStart(std::string_view s) {
+  for (size_t back = 1; back <= 4 && back <= s.size(); ++back) {
+    const size_t i = s.size() - back;
+    if ((static_cast<uint8_t>(s[i]) & 0xC0) == 0x80) continue;  // a continuation byte
+    return Utf8CharLength(s, i) == back ? i : s.size() - 1;
+  }
+  return s.size() - 1;
+}
+
+}  // namespace
+
+bool StartsWithWordChar(std::string_view s) {
+  return !s.empty() && CharIs(WordChar(), s, 0);
+}
+
+bool EndsWithWordChar(std::string_view s) {
+  return !s.empty() && CharIs(WordChar(), s, LastCharStart(s));
+}
+
+size_t LeadingSpaceBytes(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && CharIs(SpaceChar(), s, i)) i += Utf8CharLength(s, i);
+  return i;
+}
+
+size_t TrailingSpaceBytes(std::string_view s) {
+  size_t end = s.size();
+  while (end > 0) {
+    const size_t start = LastCharStart(s.substr(0, end));
+    if (!CharIs(SpaceChar(), s, start)) break;
+    end = start;
+  }
+  return s.size() - end;
 }
 
 std::string ByteLevelEncode(std::string_view bytes) {
@@ -476,11 +526,8 @@ std::string Normalize(const std::vector<NormStep>& steps, std::string s) {
         s = step.regex.ReplaceAll(s, step.text);
         break;
       case NormStep::kStrip: {
-        size_t b = 0, e = s.size();
-        if (step.left)
-          while (b < e && IsAsciiSpace(s[b])) ++b;
-        if (step.right)
-          while (e > b && IsAsciiSpace(s[e - 1])) --e;
+        const size_t b = step.left ? LeadingSpaceBytes(s) : 0;
+        const size_t e = s.size() - (step.right && b < s.size() ? TrailingSpaceBytes(s) : 0);
         s = s.substr(b, e - b);
         break;
       }

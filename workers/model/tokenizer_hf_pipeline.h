@@ -113,6 +113,12 @@ std::vector<std::string> PreTokenize(const std::vector<PreStep>& steps, std::str
                                      bool first);
 std::string DecodeTokens(const std::vector<DecStep>& steps, std::vector<std::string> tokens);
 
-bool IsAsciiSpace(char c);
+// Whether s starts / ends with a word character (\w in Unicode mode, as Hugging Face checks
+// an added token's single_word).
+bool StartsWithWordChar(std::string_view s);
+bool EndsWithWordChar(std::string_view s);
+// Bytes of Unicode whitespace (\s) at the start / end of s (an added token's lstrip/rstrip).
+size_t LeadingSpaceBytes(std::string_view s);
+size_t TrailingSpaceBytes(std::string_view s);
 
 }  // namespace squeeze::hf_internal

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "model/tokenizer_llama2c.h"
 #include "testutil/assets.h"
@@ -64,15 +65,8 @@ json SentencePieceJsonFromLlama2c(const Llama2cTokenizer& tok) {
   }
   std::stable_sort(merges.begin(), merges.end(),
                    [](const Merge& x, const Merge& y) { return x.score > y.score; });
-  json merge_list = json::array();
-  for (size_t i = 0; i < merges.size(); ++i) {
-    // Both spellings of a merge are accepted; use both.
-    if (i % 2) {
-      merge_list.push_back(json::array({names[merges[i].a], names[merges[i].b]}));
-    } else {
-      merge_list.push_back(names[merges[i].a] + " " + names[merges[i].b]);
-    }
-  }
+  json merge_list = json::array();  // the [a, b] form of newer files ("a b" is tested below)
+  for (const Merge& m : merges) merge_list.push_back(json::array({names[m.a], names[m.b]}));
   json added = json::array();
   for (int i = 0; i < 3; ++i) {
     added.push_back({{"id", i},
@@ -234,6 +228,9 @@ TEST(HfTokenizerTest, Gpt2ByteLevelByHand) {
   f.Merge(ByteChar(0xC3), ByteChar(0xA9));  // 10: é is bytes C3 A9, byte-level chars Ã ©
   f.Merge(G, G);                            // 11
   f.Merge(C, C);                            // 12
+  f.Merge("a", "b");                        // 13
+  f.Merge("b", "c");                        // 14
+  f.Merge("c", "d");                        // 15
   const int eot = f.next_id;                // the added token after the vocabulary
   auto tok = HfTokenizer::FromJson(Gpt2Json(f, eot).dump(), "gpt2.json");
   ASSERT_TRUE(tok.ok()) << tok.status();
@@ -251,6 +248,10 @@ TEST(HfTokenizerTest, Gpt2ByteLevelByHand) {
   // "the" alone: no "t he" merge, " the" would be one token.
   EXPECT_EQ((*tok)->Encode("the", false), ids({"t", "he"}));
   EXPECT_EQ((*tok)->Encode(" the", false), ids({G + "the"}));
+  // Competing merges: the lower rank wins ("a b" 13 before "b c" 14, "b c" before "c d" 15).
+  EXPECT_EQ((*tok)->Encode("abc", false), ids({"ab", "c"}));
+  EXPECT_EQ((*tok)->Encode("bcd", false), ids({"bc", "d"}));
+  EXPECT_EQ((*tok)->Encode("abcd", false), ids({"ab", "cd"}));
   // " world": Ġw (5) then or (6) then Ġwor (7).
   EXPECT_EQ((*tok)->Encode("the world", false), ids({"t", "he", G + "wor", "l", "d"}));
   // Two spaces: the first is its own word (\s+(?!\S)); newlines before a letter are separate
@@ -287,6 +288,47 @@ TEST(HfTokenizerTest, ByteLevelAddPrefixSpace) {
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_EQ((*tok)->Encode("hi", false),
             (std::vector<int32_t>{f.Id(ByteChar(' ') + "h"), f.Id("i")}));
+}
+
+TEST(HfTokenizerTest, AddedTokenStripAndSingleWord) {
+  ByteLevelFixture f;
+  f.Merge("h", "e");
+  f.Merge("l", "l");
+  f.Merge("ll", "o");
+  f.Merge("o", "r");
+  f.Merge("\xC3\x83", "\xC2\xA9");  // Ã ©: é
+  const int eot = f.next_id, bos = eot + 1, eos = eot + 2, world = eot + 3;
+  json j = Gpt2Json(f, eot);
+  j["added_tokens"].push_back(
+      {{"id", bos}, {"content", "<s>"}, {"special", true}, {"lstrip", true}});
+  j["added_tokens"].push_back(
+      {{"id", eos}, {"content", "</s>"}, {"special", true}, {"rstrip", true}});
+  j["added_tokens"].push_back(
+      {{"id", world}, {"content", "world"}, {"special", false}, {"single_word", true}});
+  auto tok = HfTokenizer::FromJson(j.dump(), "added.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->bos_id(), bos);  // by name
+  EXPECT_EQ((*tok)->eos_id(), eos);
+  const std::string G = ByteChar(' ');
+  const auto ids = [&](std::vector<std::string> tokens) {
+    std::vector<int32_t> out;
+    for (const auto& t : tokens)
+      out.push_back(t == "<s>" ? bos : t == "</s>" ? eos : t == "world" ? world : f.Id(t));
+    return out;
+  };
+  // lstrip takes the space before <s>; rstrip the spaces (and tab) after </s>.
+  EXPECT_EQ((*tok)->Encode("a <s>b", false), ids({"a", "<s>", "b"}));
+  EXPECT_EQ((*tok)->Encode("x</s> \t y", false), ids({"x", "</s>", "y"}));
+  // single_word: only between non-word characters (Unicode \w: é is a word character).
+  EXPECT_EQ((*tok)->Encode("world hello", false), ids({"world", G, "he", "llo"}));
+  EXPECT_EQ((*tok)->Encode("worlds", false), ids({"w", "or", "l", "d", "s"}));
+  EXPECT_EQ((*tok)->Encode("éworld", false), ids({"\xC3\x83\xC2\xA9", "w", "or", "l", "d"}));
+  std::vector<int32_t> emoji = {0xF0, 0x9F, 0x98, 0x80, world};  // byte ids == bytes here
+  EXPECT_EQ((*tok)->Encode("\xF0\x9F\x98\x80world", false), emoji);
+  // A non-special added token decodes to its text; special ones to nothing.
+  auto text = (*tok)->Decode(ids({"<s>", "world", "</s>", "a"}));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "worlda");
 }
 
 // ---- (4) Llama 3 style: Split with Llama 3's regex, then ByteLevel without its regex ----
@@ -396,6 +438,71 @@ TEST(HfTokenizerTest, MetaspacePrependFirst) {
   auto text = (*tok)->Decode(std::vector<int32_t>{1, sp_hi, sp_x, 2});
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "hi x");
+}
+
+TEST(HfTokenizerTest, SplitBehaviors) {
+  // "a-b--c" split on "-": the words are whole tokens (ignore_merges), so each behaviour's
+  // grouping shows in the ids. Expected groupings worked out by hand.
+  const std::vector<std::string> tokens = {"a", "b", "c", "-", "a-", "b-", "-b", "-c", "--"};
+  json vocab = json::object();
+  for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = i;
+  const auto ids = [&](std::vector<std::string> words) {
+    std::vector<int32_t> out;
+    for (const auto& w : words) out.push_back(vocab.at(w).get<int32_t>());
+    return out;
+  };
+  const std::vector<std::tuple<std::string, bool, std::vector<std::string>>> cases = {
+      {"Removed", false, {"a", "b", "c"}},
+      {"Isolated", false, {"a", "-", "b", "-", "-", "c"}},
+      {"MergedWithPrevious", false, {"a-", "b-", "-", "c"}},
+      {"MergedWithNext", false, {"a", "-b", "-", "-c"}},
+      {"Contiguous", false, {"a", "-", "b", "--", "c"}},
+      {"Removed", true, {"-", "-", "-"}},  // invert: the letters are the delimiters
+  };
+  for (const auto& [behavior, invert, words] : cases) {
+    json j = {
+        {"pre_tokenizer",
+         {{"type", "Split"},
+          {"pattern", {{"String", "-"}}},
+          {"behavior", behavior},
+          {"invert", invert}}},
+        {"model",
+         {{"type", "BPE"}, {"ignore_merges", true}, {"vocab", vocab}, {"merges", json::array()}}}};
+    auto tok = HfTokenizer::FromJson(j.dump(), "split.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    EXPECT_EQ((*tok)->Encode("a-b--c", false), ids(words)) << behavior << " invert " << invert;
+  }
+}
+
+// Hugging Face's order for unknown characters: the <unk> waits for the next character found in
+// the vocabulary, so byte-fallback tokens come before it; fuse_unk joins unknowns across them.
+TEST(HfTokenizerTest, UnknownCharactersAndByteFallbackOrder) {
+  json j = {
+      {"decoder",
+       {{"type", "Sequence"}, {"decoders", {{{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}}},
+      {"model",
+       {{"type", "BPE"},
+        {"unk_token", "<unk>"},
+        {"byte_fallback", true},
+        {"fuse_unk", true},
+        {"vocab", {{"<unk>", 0}, {"a", 1}, {"<0xC3>", 2}, {"<0xA9>", 3}}},
+        {"merges", json::array()}}}};
+  auto tok = HfTokenizer::FromJson(j.dump(), "unk.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  // é = C3 A9 has byte tokens; x and y have none.
+  EXPECT_EQ((*tok)->Encode("éxa", false), (std::vector<int32_t>{2, 3, 0, 1}));
+  EXPECT_EQ((*tok)->Encode("xéa", false), (std::vector<int32_t>{2, 3, 0, 1}));
+  EXPECT_EQ((*tok)->Encode("xéy", false), (std::vector<int32_t>{2, 3, 0}));
+  j["model"]["fuse_unk"] = false;
+  tok = HfTokenizer::FromJson(j.dump(), "unk.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("xéy", false), (std::vector<int32_t>{2, 3, 0, 0}));
+  // Byte tokens decode to their bytes, also when they are not valid UTF-8 on their own.
+  auto text = (*tok)->Decode(std::vector<int32_t>{1, 2, 3, 1, 2});
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text,
+            "a\xC3\xA9"
+            "a\xC3");
 }
 
 // ---- (5) malformed files ----
