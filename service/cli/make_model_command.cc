@@ -19,13 +19,13 @@ struct MakeModelArgs {
 };
 
 absl::Status RunMakeModel(MakeModelArgs a) {
-  if (a.preset == "100m") {
-    // ~100M parameters, Llama-like proportions (GQA 12/4), 400 MB in F32: far above L3.
+  if (a.preset == "125m") {
+    // ~125M parameters, Llama-like proportions (GQA 12/4), 500 MB in F32: far above L3.
     a.c.dim = 768, a.c.hidden_dim = 2048, a.c.n_layers = 12, a.c.n_heads = 12;
     a.c.n_kv_heads = 4, a.c.vocab_size = 32000, a.c.max_seq_len = 2048;
     a.c.tied_embeddings = false;
   } else if (!a.preset.empty()) {
-    return absl::InvalidArgumentError("--preset: " + a.preset + " is not one of 100m");
+    return absl::InvalidArgumentError("--preset: " + a.preset + " is not one of 125m");
   }
   if (a.c.n_kv_heads == 0) a.c.n_kv_heads = a.c.n_heads;
   if (absl::Status s = ValidateConfig(a.c, "make-model"); !s.ok()) return s;
@@ -50,7 +50,7 @@ void AddMakeModelCommand(CLI::App& app, int* exit_code) {
   CLI::App* c = app.add_subcommand(
       "make-model", "Write a random-weight model (Hugging Face folder) of a chosen shape");
   c->add_option("--out", a->out, "output folder")->required();
-  c->add_option("--preset", a->preset, "100m: ~100M parameters (overrides the shape options)");
+  c->add_option("--preset", a->preset, "125m: ~125M parameters, 500 MB in f32 (overrides the shape options)");
   c->add_option("--dim", a->c.dim, "model width")->default_val(288);
   c->add_option("--hidden", a->c.hidden_dim, "FFN width")->default_val(768);
   c->add_option("--layers", a->c.n_layers, "layers")->default_val(6);

@@ -3,13 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 namespace squeeze {
 
 BandwidthReport MeasureReadBandwidth(ThreadPool& pool, int64_t bytes, int repeats) {
   const int64_t n = bytes / 8;
-  std::vector<uint64_t> buf(n);
+  std::unique_ptr<uint64_t[]> buf(new uint64_t[n]);  // not zeroed: the pass below writes it
   pool.ParallelFor(
       n,
       [&](int64_t b, int64_t e) {

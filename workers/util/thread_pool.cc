@@ -81,17 +81,21 @@ void ThreadPool::Run(const std::function<void(int)>& fn) {
 void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
                              int64_t align) {
   if (n <= 0) return;
-  const int parts = int(std::min<int64_t>(n_threads_, (n + align - 1) / align));
-  if (parts <= 1) {
+  const int64_t units = (n + align - 1) / align;
+  if (n_threads_ == 1 || units == 1) {
     fn(0, n);
     return;
   }
-  const int64_t units = (n + align - 1) / align;
-  Run([&](int t) {
-    if (t >= parts) return;
-    const int64_t b = units * t / parts * align;
-    const int64_t e = std::min<int64_t>(n, units * (t + 1) / parts * align);
-    if (b < e) fn(b, e);
+  // Chunks are handed out dynamically (about 4 per thread) so that a thread slowed down by
+  // the machine does not hold the others back.
+  const int64_t per = std::max<int64_t>(1, units / (int64_t(n_threads_) * 4));
+  std::atomic<int64_t> next{0};
+  Run([&](int) {
+    for (;;) {
+      const int64_t u = next.fetch_add(per, std::memory_order_relaxed);
+      if (u >= units) return;
+      fn(u * align, std::min<int64_t>(n, (u + per) * align));
+    }
   });
 }
 

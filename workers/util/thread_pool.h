@@ -26,8 +26,8 @@ class ThreadPool {
   // returns when all have finished. Not reentrant; one caller at a time.
   void Run(const std::function<void(int)>& fn);
 
-  // Splits [0, n) into size() contiguous chunks and runs fn(begin, end) on each.
-  // Chunk boundaries are multiples of `align` (except the last end).
+  // Splits [0, n) into contiguous chunks, handed out to the threads dynamically, and runs
+  // fn(begin, end) on each. Chunk boundaries are multiples of `align` (except the last end).
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t align = 1);
 
   static int DefaultThreads();
