@@ -50,7 +50,8 @@ void AddMakeModelCommand(CLI::App& app, int* exit_code) {
   CLI::App* c = app.add_subcommand(
       "make-model", "Write a random-weight model (Hugging Face folder) of a chosen shape");
   c->add_option("--out", a->out, "output folder")->required();
-  c->add_option("--preset", a->preset, "125m: ~125M parameters, 500 MB in f32 (overrides the shape options)");
+  c->add_option("--preset", a->preset,
+                "125m: ~125M parameters, 500 MB in f32 (overrides the shape options)");
   c->add_option("--dim", a->c.dim, "model width")->default_val(288);
   c->add_option("--hidden", a->c.hidden_dim, "FFN width")->default_val(768);
   c->add_option("--layers", a->c.n_layers, "layers")->default_val(6);
