@@ -2,13 +2,38 @@
 #include "cpu/cpu_kernels.h"
 
 namespace squeeze {
+namespace cpu {
+namespace {
+
+constexpr MatmulKernels kNone = {nullptr, nullptr};
+
+bool Complete(const MatmulKernels& k) {
+  return k.gemv && k.gemm;
+}
+
+}  // namespace
+
+const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
+  const int i = static_cast<int>(f);
+  switch (isa) {
+    case Isa::kRef:
+      return GetMatmulKernelsRef(f);
+    case Isa::kAvx2:
+      return Complete(kMatmulAvx2[i]) ? kMatmulAvx2[i] : kMatmulIntAvx2[i];
+    case Isa::kAvx512:
+      return Complete(kMatmulAvx512[i]) ? kMatmulAvx512[i] : kMatmulIntAvx512[i];
+  }
+  return kNone;
+}
+
+}  // namespace cpu
 
 const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa) {
-  const int i = static_cast<int>(f);
-  if (isa >= Isa::kAvx512 && cpu::kMatmulAvx512[i].gemv && cpu::kMatmulAvx512[i].gemm)
-    return cpu::kMatmulAvx512[i];
-  if (isa >= Isa::kAvx2 && cpu::kMatmulAvx2[i].gemv && cpu::kMatmulAvx2[i].gemm)
-    return cpu::kMatmulAvx2[i];
+  for (Isa level : {Isa::kAvx512, Isa::kAvx2}) {
+    if (isa < level) continue;
+    const MatmulKernels& k = cpu::KernelsAtLevel(f, level);
+    if (cpu::Complete(k)) return k;
+  }
   return GetMatmulKernelsRef(f);
 }
 

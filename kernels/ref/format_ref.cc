@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "ref/quant_int.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/fp16.h"
 
@@ -33,12 +34,27 @@ void bf16_from_float_ref(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_bf16(src[i]);
 }
 
-// Indexed by WeightFormat value.
+// Indexed by WeightFormat value: name, block weights, block bytes, row header bytes, ...
+// clang-format off
 const FormatTraits kTraits[kWeightFormatCount] = {
-    /* kF32  */ {"f32", 1, 4, f32_to_float, f32_from_float_ref},
-    /* kF16  */ {"f16", 1, 2, f16_to_float, f16_from_float_ref},
-    /* kBF16 */ {"bf16", 1, 2, bf16_to_float, bf16_from_float_ref},
+    /* kF32         */ {"f32", 1, 4, 0, f32_to_float, f32_from_float_ref},
+    /* kF16         */ {"f16", 1, 2, 0, f16_to_float, f16_from_float_ref},
+    /* kBF16        */ {"bf16", 1, 2, 0, bf16_to_float, bf16_from_float_ref},
+    /* kQ8Channel   */ {"q8_channel", 1, 1, 4, dequantize_row_q8_channel, quantize_row_q8_channel_ref},
+    /* kQ8G32       */ {"q8_g32", 32, sizeof(block_q8_g32), 0, dequantize_row_q8_g32, quantize_row_q8_g32_ref},
+    /* kQ8G64       */ {"q8_g64", 64, sizeof(block_q8_g64), 0, dequantize_row_q8_g64, quantize_row_q8_g64_ref},
+    /* kQ8G128      */ {"q8_g128", 128, sizeof(block_q8_g128), 0, dequantize_row_q8_g128, quantize_row_q8_g128_ref},
+    /* kQ8G32Asym   */ {"q8_g32_asym", 32, sizeof(block_q8_g32_asym), 0, dequantize_row_q8_g32_asym, quantize_row_q8_g32_asym_ref},
+    /* kQ8G64Asym   */ {"q8_g64_asym", 64, sizeof(block_q8_g64_asym), 0, dequantize_row_q8_g64_asym, quantize_row_q8_g64_asym_ref},
+    /* kQ8G128Asym  */ {"q8_g128_asym", 128, sizeof(block_q8_g128_asym), 0, dequantize_row_q8_g128_asym, quantize_row_q8_g128_asym_ref},
+    /* kQ4G32       */ {"q4_g32", 32, sizeof(block_q4_g32), 0, dequantize_row_q4_g32, quantize_row_q4_g32_ref},
+    /* kQ4G64       */ {"q4_g64", 64, sizeof(block_q4_g64), 0, dequantize_row_q4_g64, quantize_row_q4_g64_ref},
+    /* kQ4G128      */ {"q4_g128", 128, sizeof(block_q4_g128), 0, dequantize_row_q4_g128, quantize_row_q4_g128_ref},
+    /* kQ4G32Asym   */ {"q4_g32_asym", 32, sizeof(block_q4_g32_asym), 0, dequantize_row_q4_g32_asym, quantize_row_q4_g32_asym_ref},
+    /* kQ4G64Asym   */ {"q4_g64_asym", 64, sizeof(block_q4_g64_asym), 0, dequantize_row_q4_g64_asym, quantize_row_q4_g64_asym_ref},
+    /* kQ4G128Asym  */ {"q4_g128_asym", 128, sizeof(block_q4_g128_asym), 0, dequantize_row_q4_g128_asym, quantize_row_q4_g128_asym_ref},
 };
+// clang-format on
 
 }  // namespace
 
@@ -48,7 +64,7 @@ const FormatTraits& GetFormatTraits(WeightFormat f) {
 
 int64_t RowBytes(WeightFormat f, int64_t cols) {
   const FormatTraits& t = GetFormatTraits(f);
-  return (cols + t.block_weights - 1) / t.block_weights * t.block_bytes;
+  return t.row_header_bytes + (cols + t.block_weights - 1) / t.block_weights * t.block_bytes;
 }
 
 bool FormatFromName(std::string_view name, WeightFormat* out) {

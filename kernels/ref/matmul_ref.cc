@@ -38,10 +38,16 @@ constexpr MatmulKernels Ref() {
 }
 
 const MatmulKernels kRefKernels[kWeightFormatCount] = {
-    Ref<WeightFormat::kF32>(),
-    Ref<WeightFormat::kF16>(),
-    Ref<WeightFormat::kBF16>(),
+    Ref<WeightFormat::kF32>(),       Ref<WeightFormat::kF16>(),
+    Ref<WeightFormat::kBF16>(),      Ref<WeightFormat::kQ8Channel>(),
+    Ref<WeightFormat::kQ8G32>(),     Ref<WeightFormat::kQ8G64>(),
+    Ref<WeightFormat::kQ8G128>(),    Ref<WeightFormat::kQ8G32Asym>(),
+    Ref<WeightFormat::kQ8G64Asym>(), Ref<WeightFormat::kQ8G128Asym>(),
+    Ref<WeightFormat::kQ4G32>(),     Ref<WeightFormat::kQ4G64>(),
+    Ref<WeightFormat::kQ4G128>(),    Ref<WeightFormat::kQ4G32Asym>(),
+    Ref<WeightFormat::kQ4G64Asym>(), Ref<WeightFormat::kQ4G128Asym>(),
 };
+static_assert(sizeof(kRefKernels) / sizeof(kRefKernels[0]) == kWeightFormatCount);
 
 }  // namespace
 

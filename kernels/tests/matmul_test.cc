@@ -24,14 +24,24 @@ namespace {
 // f32 is exact, so every format only pays for f32 accumulation in a different order than the
 // reference's double sum: about 1e-14 for these sizes. 1e-10 leaves margin and still fails a
 // kernel that rounds x to bf16 (~1e-6) or drops or misplaces a single term.
+// The integer kernels dequantize to the very floats the reference's to_float gives (d * q is
+// exact in f32 and fma(q, d, m) rounds once, like d * q + m; MatmulIntTest.OneHotInputs checks
+// that bit for bit), so they too only pay for summation order. Their shape list has many 1-row
+// cases, whose single output can cancel: the largest seen was 1.3e-10 (q8_g32_asym 1x64; f32
+// reaches 3e-11 in the same way), hence 1e-8. A wrong nibble, scale or block costs ~1e-3.
 struct FormatBudget {
   WeightFormat format;
   double nmse;
 };
 constexpr FormatBudget kBudgets[] = {
-    {WeightFormat::kF32, 1e-10},
-    {WeightFormat::kF16, 1e-10},
-    {WeightFormat::kBF16, 1e-10},
+    {WeightFormat::kF32, 1e-10},      {WeightFormat::kF16, 1e-10},
+    {WeightFormat::kBF16, 1e-10},     {WeightFormat::kQ8Channel, 1e-8},
+    {WeightFormat::kQ8G32, 1e-8},     {WeightFormat::kQ8G64, 1e-8},
+    {WeightFormat::kQ8G128, 1e-8},    {WeightFormat::kQ8G32Asym, 1e-8},
+    {WeightFormat::kQ8G64Asym, 1e-8}, {WeightFormat::kQ8G128Asym, 1e-8},
+    {WeightFormat::kQ4G32, 1e-8},     {WeightFormat::kQ4G64, 1e-8},
+    {WeightFormat::kQ4G128, 1e-8},    {WeightFormat::kQ4G32Asym, 1e-8},
+    {WeightFormat::kQ4G64Asym, 1e-8}, {WeightFormat::kQ4G128Asym, 1e-8},
 };
 static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
 
@@ -187,6 +197,34 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, MatmulTest,
                                             ::testing::ValuesIn(kSizes)),
                          ParamName);
 
+constexpr WeightFormat kIntFormats[] = {
+    WeightFormat::kQ8Channel,  WeightFormat::kQ8G32,     WeightFormat::kQ8G64,
+    WeightFormat::kQ8G128,     WeightFormat::kQ8G32Asym, WeightFormat::kQ8G64Asym,
+    WeightFormat::kQ8G128Asym, WeightFormat::kQ4G32,     WeightFormat::kQ4G64,
+    WeightFormat::kQ4G128,     WeightFormat::kQ4G32Asym, WeightFormat::kQ4G64Asym,
+    WeightFormat::kQ4G128Asym,
+};
+static_assert(3 + sizeof(kIntFormats) / sizeof(kIntFormats[0]) == kWeightFormatCount);
+
+// Integer formats: row lengths around the group sizes (32, 64, 128), the 16/8-lane vector
+// widths, 172 (a real hidden size that leaves a partial block) and a long row; row counts that
+// leave row tails after 8-row and 6-/4-row tiles.
+constexpr int64_t kIntRows[] = {1, 7, 13, 64};
+constexpr int64_t kIntCols[] = {1, 3, 16, 17, 31, 32, 33, 48, 64, 100, 127, 128, 129, 172, 1000};
+
+INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(kIntFormats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::ValuesIn(kIntRows),
+                                            ::testing::ValuesIn(kIntCols)),
+                         ParamName);
+
+std::vector<WeightFormat> AllFormats() {
+  std::vector<WeightFormat> v;
+  for (int i = 0; i < kWeightFormatCount; ++i) v.push_back(static_cast<WeightFormat>(i));
+  return v;
+}
+
 // Row lengths around the vector widths (8, 16) and long rows with a 1-element tail (4097),
 // for gemv and a 5-token gemm; 13 rows cover full row groups plus row tails of both levels.
 class MatmulRowLengthTest : public ::testing::TestWithParam<std::tuple<WeightFormat, Isa>> {};
@@ -229,9 +267,56 @@ TEST_P(MatmulRowLengthTest, OddRowLengths) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKernels, MatmulRowLengthTest,
-                         ::testing::Combine(::testing::Values(WeightFormat::kF32,
-                                                              WeightFormat::kF16,
-                                                              WeightFormat::kBF16),
+                         ::testing::Combine(::testing::ValuesIn(AllFormats()),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
+                         [](const auto& info) {
+                           return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
+                                  IsaName(std::get<1>(info.param));
+                         });
+
+// Integer kernels with one-hot inputs x = e_c: y[r] must be exactly the reference's dequantized
+// W[r][c] (one non-zero term, so summation order cannot matter), for every column c of a row
+// with a partial last block. Catches a misplaced code, nibble, scale or block bit for bit.
+class MatmulIntTest : public ::testing::TestWithParam<std::tuple<WeightFormat, Isa>> {};
+
+TEST_P(MatmulIntTest, OneHotInputs) {
+  const auto [format, isa] = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP() << IsaName(isa) << " is not supported by this CPU";
+  const MatmulKernels& kernels = GetMatmulKernels(format, isa);
+  const FormatTraits& traits = GetFormatTraits(format);
+  const int64_t rows = 9, cols = 172;
+  const int64_t row_bytes = RowBytes(format, cols);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-2.0f, 1.0f);
+  GuardedBuffer w(size_t(rows * row_bytes));
+  ASSERT_TRUE(w.ok());
+  std::vector<float> deq(rows * cols), row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = dist(rng);
+    traits.from_float_ref(row.data(), w.data() + r * row_bytes, cols);
+    traits.to_float(w.data() + r * row_bytes, deq.data() + r * cols, cols);
+  }
+  std::vector<float> x(cols, 0.0f), y(rows), y2(2 * rows);
+  std::vector<float> x2(2 * cols, 0.0f);
+  for (int64_t c = 0; c < cols; ++c) {
+    x.assign(cols, 0.0f);
+    x[c] = 1.0f;
+    kernels.gemv(w.data(), row_bytes, x.data(), y.data(), rows, cols);
+    // gemm with two tokens: e_c and 2 * e_c.
+    x2.assign(2 * cols, 0.0f);
+    x2[c] = 1.0f;
+    x2[cols + c] = 2.0f;
+    kernels.gemm(w.data(), row_bytes, x2.data(), 2, y2.data(), rows, rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      ASSERT_EQ(y[r], deq[r * cols + c]) << "gemv row " << r << " col " << c;
+      ASSERT_EQ(y2[r], deq[r * cols + c]) << "gemm row " << r << " col " << c;
+      ASSERT_EQ(y2[rows + r], 2.0f * deq[r * cols + c]) << "gemm token 1 row " << r << " col " << c;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulIntTest,
+                         ::testing::Combine(::testing::ValuesIn(kIntFormats),
                                             ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
                          [](const auto& info) {
                            return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
@@ -258,16 +343,22 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
   for (int i = 0; i < kWeightFormatCount; ++i) {
     const WeightFormat f = static_cast<WeightFormat>(i);
     const char* name = GetFormatTraits(f).name;
-    EXPECT_NE(cpu::kMatmulAvx2[i].gemv, nullptr) << name;
-    EXPECT_NE(cpu::kMatmulAvx2[i].gemm, nullptr) << name;
-    EXPECT_NE(cpu::kMatmulAvx512[i].gemv, nullptr) << name;
-    EXPECT_NE(cpu::kMatmulAvx512[i].gemm, nullptr) << name;
-    if (IsaSupported(Isa::kAvx512)) {
-      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulAvx512[i].gemv) << name;
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      SCOPED_TRACE(IsaName(isa));
+      const MatmulKernels& k = cpu::KernelsAtLevel(f, isa);
+      EXPECT_NE(k.gemv, nullptr) << name;
+      EXPECT_NE(k.gemm, nullptr) << name;
+      EXPECT_NE(k.gemv, GetMatmulKernelsRef(f).gemv) << name;
+      if (IsaSupported(isa)) {
+        EXPECT_EQ(GetMatmulKernels(f, isa).gemv, k.gemv) << name;
+        EXPECT_EQ(GetMatmulKernels(f, isa).gemm, k.gemm) << name;
+      }
     }
-    if (IsaSupported(Isa::kAvx2)) {
-      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx2).gemv, cpu::kMatmulAvx2[i].gemv) << name;
-    }
+    // A format has real kernels in exactly one table of each level.
+    const bool in_float = cpu::kMatmulAvx512[i].gemv != nullptr;
+    const bool in_int = cpu::kMatmulIntAvx512[i].gemv != nullptr;
+    EXPECT_NE(in_float, in_int) << name;
+    EXPECT_NE(cpu::kMatmulAvx2[i].gemv != nullptr, cpu::kMatmulIntAvx2[i].gemv != nullptr) << name;
     EXPECT_EQ(GetMatmulKernels(f, Isa::kRef).gemv, GetMatmulKernelsRef(f).gemv) << name;
   }
 }

@@ -24,6 +24,8 @@ absl::StatusOr<StDtype> DtypeOf(WeightFormat f, const std::string& name) {
       return StDtype::kF16;
     case WeightFormat::kBF16:
       return StDtype::kBF16;
+    default:
+      break;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("tensor ", name, ": format ", GetFormatTraits(f).name,

@@ -1,6 +1,7 @@
 // Weight storage formats: one traits row per format (name, block geometry, to/from float).
 // Enum values are explicit and never reused; the same numbers go in the .proto and the database.
-// Rows of a matrix are stored one after another, each padded to a whole number of blocks.
+// Rows of a matrix are stored one after another: an optional per-row header (e.g. a scale),
+// then the weights padded to a whole number of blocks.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +13,30 @@ enum class WeightFormat : uint8_t {
   kF32 = 0,
   kF16 = 1,
   kBF16 = 2,
+  // Integer formats (block structs and reference conversions in kernels/ref/quant_int.h).
+  // Symmetric codes use q in [-(2^(b-1)-1), 2^(b-1)-1] (no -2^(b-1)); value = d * q.
+  // Asymmetric codes use q in [0, 2^b - 1]; value = d * q + m.
+  kQ8Channel = 3,  // per output row: f32 scale, then int8 codes
+  kQ8G32 = 4,      // per 32 weights: f16 d, 32 int8
+  kQ8G64 = 5,
+  kQ8G128 = 6,
+  kQ8G32Asym = 7,  // per 32 weights: f16 d, f16 m, 32 uint8
+  kQ8G64Asym = 8,
+  kQ8G128Asym = 9,
+  kQ4G32 = 10,  // per 32 weights: f16 d, 16 bytes of signed 4-bit codes
+  kQ4G64 = 11,
+  kQ4G128 = 12,
+  kQ4G32Asym = 13,  // per 32 weights: f16 d, f16 m, 16 bytes of unsigned 4-bit codes
+  kQ4G64Asym = 14,
+  kQ4G128Asym = 15,
 };
-inline constexpr int kWeightFormatCount = 3;
+inline constexpr int kWeightFormatCount = 16;
 
 struct FormatTraits {
-  const char* name;       // stable lower-case name used by the CLI, sweeps and results ("f32")
-  int32_t block_weights;  // weights per block
-  int32_t block_bytes;    // bytes per block (scales and zero points included)
+  const char* name;          // stable lower-case name used by the CLI, sweeps and results ("f32")
+  int32_t block_weights;     // weights per block
+  int32_t block_bytes;       // bytes per block (scales and zero points included)
+  int32_t row_header_bytes;  // bytes before the first block of each row (per-row scale), or 0
   // Converts one row of n weights (n need not be a multiple of block_weights; the tail block
   // is padded) from packed form to float.
   void (*to_float)(const void* src, float* dst, int64_t n);
@@ -30,7 +48,8 @@ struct FormatTraits {
 // The traits row of a format. `f` must be a valid enum value.
 const FormatTraits& GetFormatTraits(WeightFormat f);
 
-// Bytes of one packed row of `cols` weights: ceil(cols / block_weights) * block_bytes.
+// Bytes of one packed row of `cols` weights:
+// row_header_bytes + ceil(cols / block_weights) * block_bytes.
 int64_t RowBytes(WeightFormat f, int64_t cols);
 
 // Looks a format up by its traits name; returns false when no format has that name.
