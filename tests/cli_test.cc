@@ -126,4 +126,118 @@ TEST(CliTest, TruncatedAndCorruptedCheckpointsGiveClearErrors) {
   }
 }
 
+// A random model from make-model, a llama2.c tokenizer of byte pieces and a text, for the
+// `eval --apply` tests. Returns the folder holding m/, tok.bin and text.txt.
+std::string MakeApplyFixture(const std::string& name) {
+  const std::string dir = squeeze::testing::TempDir(name);
+  const CmdResult made = Squeeze("make-model --out " + dir +
+                                 "/m --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 "
+                                 "--vocab 300 --seq-len 128 --untied");
+  EXPECT_EQ(made.code, 0) << made.out;
+  std::ofstream tok(dir + "/tok.bin", std::ios::binary);
+  auto put32 = [&](int32_t v) { tok.write(reinterpret_cast<const char*>(&v), 4); };
+  put32(6);  // max_token_length
+  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>"};
+  for (int b = 0; b < 256; ++b) {
+    char p[8];
+    std::snprintf(p, sizeof p, "<0x%02X>", b);
+    pieces.push_back(p);
+  }
+  for (const std::string& p : pieces) {
+    const float score = 0;
+    tok.write(reinterpret_cast<const char*>(&score), 4);
+    put32(int32_t(p.size()));
+    tok.write(p.data(), p.size());
+  }
+  std::ofstream text(dir + "/text.txt");
+  for (int i = 0; i < 40; ++i) text << "Once upon a time, " << i << " small foxes ran home.\n";
+  return dir;
+}
+
+TEST(CliTest, ApplyPrecisionF16MeasuresAgainstTheUnmodifiedModel) {
+  const std::string dir = MakeApplyFixture("cli-apply");
+  const CmdResult r =
+      SqueezeStdout("eval --model " + dir + "/m --tokenizer " + dir + "/tok.bin --text " + dir +
+                    "/text.txt --context 64 --no-latency --no-cache --json "
+                    "--apply precision:format=f16");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  // Embedding + classifier 300x64 and 2 layers of (2 x 64x64 + 2 x 32x64 + 3 x 96x64)
+  // weights: 4 bytes each as made (f32), 2 after the conversion; 5 f32 norms of 64.
+  const int64_t weights = 2 * 300 * 64 + 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 96 * 64);
+  const int64_t norms = 4 * 5 * 64;
+  EXPECT_EQ(j["size"]["matrix_bytes"].get<int64_t>(), 2 * weights);
+  EXPECT_EQ(j["size"]["bytes_by_format"]["f16"].get<int64_t>(), 2 * weights);
+  EXPECT_FALSE(j["size"]["bytes_by_format"].contains("f32"));
+  EXPECT_NEAR(j["size"]["ratio_to_baseline"].get<double>(),
+              double(2 * weights + norms) / double(4 * weights + norms), 1e-9);
+  ASSERT_EQ(j["techniques"].size(), 1u);
+  EXPECT_NE(j["techniques"][0].get<std::string>().find("precision:format=f16"), std::string::npos);
+  EXPECT_EQ(j["baseline"]["path"].get<std::string>(), dir + "/m");
+  const auto& acc = j["accuracy"];
+  EXPECT_GT(acc["kld"]["mean"].get<double>(), 0.0);   // rounding to f16 changes the logits
+  EXPECT_LT(acc["kld"]["mean"].get<double>(), 1e-3);  // but only slightly
+  EXPECT_GT(acc["tokens_scored"].get<int>(), 1000);
+}
+
+TEST(CliTest, ApplyStepsRunInOrder) {
+  const std::string dir = MakeApplyFixture("cli-apply-order");
+  const CmdResult ok =
+      SqueezeStdout("eval --model " + dir + "/m --tokenizer " + dir + "/tok.bin --text " + dir +
+                    "/text.txt --context 64 --max-tokens 200 --no-latency "
+                    "--no-cache --json --apply precision:format=f16 "
+                    "--apply precision:format=bf16");
+  ASSERT_EQ(ok.code, 0) << ok.out;
+  const nlohmann::json j = nlohmann::json::parse(ok.out);
+  ASSERT_EQ(j["techniques"].size(), 2u);
+  EXPECT_EQ(j["techniques"][0].get<std::string>().rfind("precision:format=f16", 0), 0u);
+  EXPECT_EQ(j["techniques"][1].get<std::string>().rfind("precision:format=bf16", 0), 0u);
+  EXPECT_TRUE(j["size"]["bytes_by_format"].contains("bf16"));
+  EXPECT_FALSE(j["size"]["bytes_by_format"].contains("f16"));
+}
+
+TEST(CliTest, BadApplySpecsExitTwoNamingTheParameter) {
+  const std::string dir = MakeApplyFixture("cli-apply-bad");
+  const std::string base = "eval --model " + dir + "/m --no-latency --text " + dir +
+                           "/text.txt --tokenizer " + dir + "/tok.bin --apply ";
+  const CmdResult bits = Squeeze(base + "rtn:bits=5");
+  EXPECT_EQ(bits.code, 2) << bits.out;
+  EXPECT_NE(bits.out.find("rtn.bits: 5 is not one of 2, 3, 4, 8"), std::string::npos) << bits.out;
+  const CmdResult unknown = Squeeze(base + "precision:fmt=f16");
+  EXPECT_EQ(unknown.code, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("\"fmt\""), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.out.find("format"), std::string::npos) << unknown.out;
+  const CmdResult value = Squeeze(base + "precision:format=f17");
+  EXPECT_EQ(value.code, 2) << value.out;
+  EXPECT_NE(value.out.find("precision.format: f17 is not one of"), std::string::npos) << value.out;
+  const CmdResult syntax = Squeeze(base + "rtn:bits");
+  EXPECT_EQ(syntax.code, 2) << syntax.out;
+  EXPECT_NE(syntax.out.find("not key=value"), std::string::npos) << syntax.out;
+  const CmdResult technique = Squeeze(base + "gptq99");
+  EXPECT_EQ(technique.code, 2) << technique.out;
+  EXPECT_NE(technique.out.find("unknown technique \"gptq99\""), std::string::npos) << technique.out;
+}
+
+TEST(CliTest, TechniquesListsEveryTechniqueWithItsSchema) {
+  const CmdResult r = Squeeze("techniques");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* want :
+       {"precision (precision)", "rtn (quantization)", "bits", "default 4", "one of 2, 3, 4, 8",
+        "one of 0, 32, 64, 128", "symmetric", "embeddings", "format"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  const CmdResult js = SqueezeStdout("techniques --json");
+  ASSERT_EQ(js.code, 0) << js.out;
+  const nlohmann::json j = nlohmann::json::parse(js.out);
+  bool found_rtn = false;
+  for (const auto& t : j) {
+    if (t["name"] != "rtn") continue;
+    found_rtn = true;
+    EXPECT_EQ(t["family"], "quantization");
+    EXPECT_EQ(t["params"][0]["name"], "bits");
+    EXPECT_EQ(t["params"][0]["allowed"], nlohmann::json({"2", "3", "4", "8"}));
+  }
+  EXPECT_TRUE(found_rtn) << js.out;
+}
+
 }  // namespace

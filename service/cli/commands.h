@@ -12,5 +12,6 @@ void AddEvalCommand(CLI::App& app, int* exit_code);
 void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddMakeModelCommand(CLI::App& app, int* exit_code);
 void AddBenchCommand(CLI::App& app, int* exit_code);
+void AddTechniquesCommand(CLI::App& app, int* exit_code);
 
 }  // namespace squeeze::cli

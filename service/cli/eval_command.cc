@@ -8,6 +8,7 @@
 #include "measure/report.h"
 #include "service/cli/commands.h"
 #include "service/cli/common.h"
+#include "techniques/registry.h"
 #include "util/hash.h"
 #include "util/mapped_file.h"
 #include "util/status_macros.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, tokenizer, text, baseline, cache_dir, isa;
+  std::vector<std::string> apply;  // technique specs, applied in order
   bool json = false, no_latency = false, no_cache = false, quiet = false;
   int threads = 0;
   EvalSettings eval;
@@ -72,8 +74,25 @@ absl::Status RunEval(const EvalArgs& a) {
   if (!a.baseline.empty() && a.text.empty())
     return absl::InvalidArgumentError("--baseline needs --text to compare on");
   ASSIGN_OR_RETURN(EngineOptions eo, MakeEngineOptions(a));
+  // Every spec is checked before anything is loaded or run.
+  absl::StatusOr<Pipeline> pipeline = MakePipeline(a.apply);
+  if (!pipeline.ok()) {
+    return absl::Status(pipeline.status().code(),
+                        "--apply " + std::string(pipeline.status().message()));
+  }
   ASSIGN_OR_RETURN(Model model, LoadModelVerbose(a.model, a.quiet));
   std::optional<Model> base;
+  std::vector<std::string> applied;
+  if (!a.apply.empty()) {
+    // Without --baseline the baseline is the model as loaded. The copy shares the loaded
+    // storage; techniques replace tensors rather than write into them, so it stays intact.
+    if (a.baseline.empty()) {
+      base = model;
+      Log(a, "baseline: " + a.model + " as loaded");
+    }
+    ASSIGN_OR_RETURN(applied, ApplyPipeline(*pipeline, model));
+    for (const std::string& step : applied) Log(a, "applied " + step);
+  }
   if (!a.baseline.empty()) {
     ASSIGN_OR_RETURN(base, LoadModelVerbose(a.baseline, a.quiet));
     if (base->config.vocab_size != model.config.vocab_size) {
@@ -85,7 +104,8 @@ absl::Status RunEval(const EvalArgs& a) {
   EvalReport r;
   r.model_path = a.model;
   r.model_hash = model.content_hash;
-  r.baseline_path = a.baseline;
+  r.baseline_path = !a.baseline.empty() ? a.baseline : base ? a.model : "";
+  r.techniques = applied;
   r.config_summary = ConfigSummary(model.config);
   r.size = MeasureSize(model, base ? &*base : nullptr);
 
@@ -138,7 +158,12 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
                 "tokenizer.json or tokenizer.bin (default: found beside the model)");
   c->add_option("--text", a->text, "UTF-8 text file to measure perplexity on");
   c->add_option("--baseline", a->baseline,
-                "reference model: adds KL divergence, top-1 agreement, perplexity ratio");
+                "reference model: adds KL divergence, top-1 agreement, perplexity ratio "
+                "(with --apply, default: the model as loaded)");
+  c->add_option("--apply", a->apply,
+                "technique to apply to the model before measuring, as name or "
+                "name:key=value,... (repeatable, applied in order; see `squeeze techniques`)")
+      ->allow_extra_args(false);
   c->add_option("--context", a->eval.context, "tokens per evaluation window, BOS included")
       ->default_val(256)
       ->check(CLI::Range(2, 1 << 20));

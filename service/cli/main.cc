@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   squeeze::cli::AddGenerateCommand(app, &exit_code);
   squeeze::cli::AddMakeModelCommand(app, &exit_code);
   squeeze::cli::AddBenchCommand(app, &exit_code);
+  squeeze::cli::AddTechniquesCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,6 +30,8 @@ std::string FormatReportTable(const EvalReport& r) {
   o += "model\n";
   row("path", r.model_path);
   row("shape", r.config_summary);
+  for (size_t i = 0; i < r.techniques.size(); ++i)
+    row(absl::StrFormat("applied (%d of %d)", i + 1, r.techniques.size()), r.techniques[i]);
   if (!r.baseline_path.empty()) row("baseline", r.baseline_path);
   o += "size (weights as held for inference)\n";
   row("bytes", absl::StrFormat("%d (%s)", r.size.bytes, Bytes(r.size.bytes)));
@@ -81,6 +83,7 @@ std::string FormatReportTable(const EvalReport& r) {
 std::string FormatReportJson(const EvalReport& r) {
   nlohmann::json j;
   j["model"] = {{"path", r.model_path}, {"hash", r.model_hash}, {"shape", r.config_summary}};
+  j["techniques"] = r.techniques;  // [] when measured as loaded
   if (!r.baseline_path.empty()) j["baseline"] = {{"path", r.baseline_path}};
   nlohmann::json by_format = nlohmann::json::object();
   for (const auto& [fmt, b] : r.size.bytes_by_format) by_format[fmt] = b;

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "measure/accuracy.h"
 #include "measure/environment.h"
@@ -20,6 +21,9 @@ struct EvalReport {
   std::string text_hash;
   std::string tokenizer_path;
   std::string config_summary;  // "dim=64 layers=5 heads=8/4 vocab=512 ctx=512"
+  // Techniques applied to the loaded model, in order (each step's Describe(): canonical spec,
+  // then what it did); empty when the model was measured as loaded.
+  std::vector<std::string> techniques;
   SizeReport size;
   std::optional<AccuracyReport> accuracy;
   bool baseline_from_cache = false;

@@ -1,0 +1,29 @@
+// The built-in techniques' registry rows and the helpers they share. Internal to
+// techniques/: everything else goes through registry.h.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/weight_tensor.h"
+#include "techniques/technique.h"
+
+namespace squeeze {
+
+TechniqueInfo PrecisionTechniqueInfo();  // precision.cc
+TechniqueInfo RtnTechniqueInfo();        // rtn.cc
+
+// Names of the formats `precision` converts to: element-wise floating-point formats of the
+// traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum
+// order. Integer and block-scaled formats belong to the quantization techniques.
+std::vector<std::string> PrecisionFormatNames();
+
+// The format called `name`, or an error saying it is not available in this build.
+absl::StatusOr<WeightFormat> LookUpFormat(const std::string& technique, const std::string& name);
+
+// `t` repacked in format `to`: each row unpacked to float and packed with the format's
+// reference quantizer (round to nearest). The result owns its bytes.
+WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to);
+
+}  // namespace squeeze

@@ -1,0 +1,60 @@
+// `precision`: converts every matrix to another floating-point element format (f16, bf16,
+// ...), rounding to nearest. Norm vectors stay F32.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "techniques/builtin.h"
+
+namespace squeeze {
+namespace {
+
+class PrecisionTechnique : public Technique {
+ public:
+  PrecisionTechnique(std::string spec, std::string format)
+      : spec_(std::move(spec)), format_(std::move(format)) {}
+
+  absl::Status Apply(Model& model) const override {
+    absl::StatusOr<WeightFormat> to = LookUpFormat("precision", format_);
+    if (!to.ok()) return to.status();
+    // MutableMatrices lists a tied classifier once (as the embedding), so it stays tied.
+    for (auto& [name, t] : model.MutableMatrices()) {
+      if (t->format() != *to) *t = ConvertWeightTensor(*t, *to);
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Describe() const override {
+    return absl::StrCat(spec_, ": every matrix (embedding and classifier included) converted to ",
+                        format_, ", rounding to nearest; norms stay f32");
+  }
+
+ private:
+  std::string spec_, format_;
+};
+
+}  // namespace
+
+TechniqueInfo PrecisionTechniqueInfo() {
+  TechniqueInfo info;
+  info.name = "precision";
+  info.family = "precision";
+  info.summary =
+      "Stores every matrix (embedding and classifier included) in another floating-point "
+      "format, rounding each weight to nearest.";
+  ParamSpec format;
+  format.name = "format";
+  format.type = ParamType::kEnum;
+  format.allowed = PrecisionFormatNames();
+  format.help = "target format of every matrix";
+  info.params = {format};
+  info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
+    const std::string& f = p.GetString("format");
+    absl::StatusOr<WeightFormat> ok = LookUpFormat("precision", f);
+    if (!ok.ok()) return ok.status();
+    return std::make_unique<PrecisionTechnique>(p.ToSpec(), f);
+  };
+  return info;
+}
+
+}  // namespace squeeze
