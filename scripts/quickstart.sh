@@ -15,6 +15,9 @@ if [ -f "$assets/models/stories260K/stories260K.bin" ]; then
   echo "== squeeze eval"
   "$sq" eval --model "$model" --baseline "$model" \
     --text "$assets/text/tinystories-valid-100.noeot.txt"
+  echo "== squeeze eval --apply rtn:bits=4,group=32 (against the unmodified model)"
+  "$sq" eval --model "$model" --text "$assets/text/tinystories-valid-100.noeot.txt" \
+    --apply rtn:bits=4,group=32 --no-latency
 else
   echo "quickstart: $assets not found; evaluating a random-weight model instead"
   "$sq" make-model --out build/random-model --dim 256 --hidden 688 --layers 4 --heads 8

@@ -19,9 +19,11 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
     case Isa::kRef:
       return GetMatmulKernelsRef(f);
     case Isa::kAvx2:
-      return Complete(kMatmulAvx2[i]) ? kMatmulAvx2[i] : kMatmulIntAvx2[i];
+      if (Complete(kMatmulAvx2[i])) return kMatmulAvx2[i];
+      return Complete(kMatmulIntAvx2[i]) ? kMatmulIntAvx2[i] : kMatmulFloat8Avx2[i];
     case Isa::kAvx512:
-      return Complete(kMatmulAvx512[i]) ? kMatmulAvx512[i] : kMatmulIntAvx512[i];
+      if (Complete(kMatmulAvx512[i])) return kMatmulAvx512[i];
+      return Complete(kMatmulIntAvx512[i]) ? kMatmulIntAvx512[i] : kMatmulFloat8Avx512[i];
   }
   return kNone;
 }

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "ref/quant_float.h"
 #include "ref/quant_int.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/fp16.h"
@@ -53,6 +54,10 @@ const FormatTraits kTraits[kWeightFormatCount] = {
     /* kQ4G32Asym   */ {"q4_g32_asym", 32, sizeof(block_q4_g32_asym), 0, dequantize_row_q4_g32_asym, quantize_row_q4_g32_asym_ref},
     /* kQ4G64Asym   */ {"q4_g64_asym", 64, sizeof(block_q4_g64_asym), 0, dequantize_row_q4_g64_asym, quantize_row_q4_g64_asym_ref},
     /* kQ4G128Asym  */ {"q4_g128_asym", 128, sizeof(block_q4_g128_asym), 0, dequantize_row_q4_g128_asym, quantize_row_q4_g128_asym_ref},
+    /* kNf4         */ {"nf4", 64, sizeof(block_nf4), 0, dequantize_row_nf4, quantize_row_nf4_ref},
+    /* kFp4         */ {"fp4", 64, sizeof(block_fp4), 0, dequantize_row_fp4, quantize_row_fp4_ref},
+    /* kFp8E4M3     */ {"fp8_e4m3", 1, 1, 4, dequantize_row_fp8_e4m3, quantize_row_fp8_e4m3_ref},
+    /* kFp8E5M2     */ {"fp8_e5m2", 1, 1, 4, dequantize_row_fp8_e5m2, quantize_row_fp8_e5m2_ref},
 };
 // clang-format on
 

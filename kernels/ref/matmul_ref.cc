@@ -46,6 +46,8 @@ const MatmulKernels kRefKernels[kWeightFormatCount] = {
     Ref<WeightFormat::kQ4G32>(),     Ref<WeightFormat::kQ4G64>(),
     Ref<WeightFormat::kQ4G128>(),    Ref<WeightFormat::kQ4G32Asym>(),
     Ref<WeightFormat::kQ4G64Asym>(), Ref<WeightFormat::kQ4G128Asym>(),
+    Ref<WeightFormat::kNf4>(),       Ref<WeightFormat::kFp4>(),
+    Ref<WeightFormat::kFp8E4M3>(),   Ref<WeightFormat::kFp8E5M2>(),
 };
 static_assert(sizeof(kRefKernels) / sizeof(kRefKernels[0]) == kWeightFormatCount);
 

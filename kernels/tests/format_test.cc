@@ -251,7 +251,11 @@ TEST(FormatTraitsTest, EnumValuesAreStable) {
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ4G32Asym), 13);
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ4G64Asym), 14);
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ4G128Asym), 15);
-  EXPECT_EQ(kWeightFormatCount, 16);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kNf4), 16);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kFp4), 17);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kFp8E4M3), 18);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kFp8E5M2), 19);
+  EXPECT_EQ(kWeightFormatCount, 20);
 }
 
 // ---- integer formats ----
@@ -363,7 +367,8 @@ TEST(IntFormatTest, NamesEnumValuesAndTraits) {
     EXPECT_EQ(t.block_weights, s.group == 0 ? 1 : s.group);
     EXPECT_EQ(t.row_header_bytes, s.group == 0 ? 4 : 0);
   }
-  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])), kWeightFormatCount);
+  // 3 float formats, the integer ones, and 4 low-bit float ones (quant_float_test.cc).
+  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4, kWeightFormatCount);
   WeightFormat f;
   for (const char* bad : {"q4", "q4_g32_sym", "Q4_G32", "q8_g16", "q4_g32asym", "q8_chan"})
     EXPECT_FALSE(FormatFromName(bad, &f)) << bad;

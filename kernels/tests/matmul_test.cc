@@ -42,6 +42,8 @@ constexpr FormatBudget kBudgets[] = {
     {WeightFormat::kQ4G32, 1e-8},     {WeightFormat::kQ4G64, 1e-8},
     {WeightFormat::kQ4G128, 1e-8},    {WeightFormat::kQ4G32Asym, 1e-8},
     {WeightFormat::kQ4G64Asym, 1e-8}, {WeightFormat::kQ4G128Asym, 1e-8},
+    {WeightFormat::kNf4, 1e-8},       {WeightFormat::kFp4, 1e-8},
+    {WeightFormat::kFp8E4M3, 1e-8},   {WeightFormat::kFp8E5M2, 1e-8},
 };
 static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
 
@@ -204,7 +206,18 @@ constexpr WeightFormat kIntFormats[] = {
     WeightFormat::kQ4G128,     WeightFormat::kQ4G32Asym, WeightFormat::kQ4G64Asym,
     WeightFormat::kQ4G128Asym,
 };
-static_assert(3 + sizeof(kIntFormats) / sizeof(kIntFormats[0]) == kWeightFormatCount);
+// Low-bit float formats: nf4/fp4 look codes up in a 16-entry table and scale by their block's
+// d (the very float the reference gives); fp8 looks bytes up and applies the row scale at the
+// end, like q8_channel.
+constexpr WeightFormat kFloat8Formats[] = {
+    WeightFormat::kNf4,
+    WeightFormat::kFp4,
+    WeightFormat::kFp8E4M3,
+    WeightFormat::kFp8E5M2,
+};
+static_assert(3 + sizeof(kIntFormats) / sizeof(kIntFormats[0]) +
+                  sizeof(kFloat8Formats) / sizeof(kFloat8Formats[0]) ==
+              kWeightFormatCount);
 
 // Integer formats: row lengths around the group sizes (32, 64, 128), the 16/8-lane vector
 // widths, 172 (a real hidden size that leaves a partial block) and a long row; row counts that
@@ -214,6 +227,13 @@ constexpr int64_t kIntCols[] = {1, 3, 16, 17, 31, 32, 33, 48, 64, 100, 127, 128,
 
 INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(kIntFormats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::ValuesIn(kIntRows),
+                                            ::testing::ValuesIn(kIntCols)),
+                         ParamName);
+
+INSTANTIATE_TEST_SUITE_P(Float8Kernels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(kFloat8Formats),
                                             ::testing::Values(Isa::kAvx2, Isa::kAvx512),
                                             ::testing::ValuesIn(kIntRows),
                                             ::testing::ValuesIn(kIntCols)),
@@ -323,6 +343,14 @@ INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulIntTest,
                                   IsaName(std::get<1>(info.param));
                          });
 
+INSTANTIATE_TEST_SUITE_P(Float8Kernels, MatmulIntTest,
+                         ::testing::Combine(::testing::ValuesIn(kFloat8Formats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
+                         [](const auto& info) {
+                           return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
+                                  IsaName(std::get<1>(info.param));
+                         });
+
 // The reference itself against a direct double-precision sum over the unpacked F32 matrix.
 TEST(MatmulRefTest, F32MatchesDirectDoubleSum) {
   const int64_t rows = 5, cols = 37;
@@ -355,10 +383,16 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
       }
     }
     // A format has real kernels in exactly one table of each level.
-    const bool in_float = cpu::kMatmulAvx512[i].gemv != nullptr;
-    const bool in_int = cpu::kMatmulIntAvx512[i].gemv != nullptr;
-    EXPECT_NE(in_float, in_int) << name;
-    EXPECT_NE(cpu::kMatmulAvx2[i].gemv != nullptr, cpu::kMatmulIntAvx2[i].gemv != nullptr) << name;
+    EXPECT_EQ(int(cpu::kMatmulAvx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulIntAvx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr),
+              1)
+        << name;
+    EXPECT_EQ(int(cpu::kMatmulAvx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulIntAvx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulFloat8Avx2[i].gemv != nullptr),
+              1)
+        << name;
     EXPECT_EQ(GetMatmulKernels(f, Isa::kRef).gemv, GetMatmulKernelsRef(f).gemv) << name;
   }
 }

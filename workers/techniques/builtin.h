@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/model.h"
 #include "model/weight_tensor.h"
 #include "techniques/technique.h"
 
@@ -13,6 +14,8 @@ namespace squeeze {
 
 TechniqueInfo PrecisionTechniqueInfo();  // precision.cc
 TechniqueInfo RtnTechniqueInfo();        // rtn.cc
+TechniqueInfo Nf4TechniqueInfo();        // bnb4.cc
+TechniqueInfo Fp4TechniqueInfo();        // bnb4.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum
@@ -25,5 +28,10 @@ absl::StatusOr<WeightFormat> LookUpFormat(const std::string& technique, const st
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
 // reference quantizer (round to nearest). The result owns its bytes.
 WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to);
+
+// Repacks every layer matrix (q, k, v, o, gate, up, down) in format `to`, and the embedding
+// and classifier too when `embeddings` (a tied classifier stays tied). Tensors already in
+// `to` are left as they are.
+void ConvertLayerMatrices(Model& model, WeightFormat to, bool embeddings);
 
 }  // namespace squeeze

@@ -38,4 +38,17 @@ WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to) {
   return WeightTensor::Owned(to, rows, cols, std::move(bytes));
 }
 
+void ConvertLayerMatrices(Model& model, WeightFormat to, bool embeddings) {
+  auto convert = [&](WeightTensor& t) {
+    if (t.format() != to) t = ConvertWeightTensor(t, to);
+  };
+  for (LayerWeights& l : model.layers) {
+    for (WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) convert(*t);
+  }
+  if (embeddings) {
+    convert(model.embedding);  // a tied classifier is the embedding: it stays tied
+    if (model.lm_head) convert(*model.lm_head);
+  }
+}
+
 }  // namespace squeeze

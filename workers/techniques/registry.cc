@@ -14,7 +14,8 @@ namespace squeeze {
 
 const std::vector<TechniqueInfo>& AllTechniques() {
   static const std::vector<TechniqueInfo>* const kAll = [] {
-    auto* v = new std::vector<TechniqueInfo>{PrecisionTechniqueInfo(), RtnTechniqueInfo()};
+    auto* v = new std::vector<TechniqueInfo>{PrecisionTechniqueInfo(), RtnTechniqueInfo(),
+                                             Nf4TechniqueInfo(), Fp4TechniqueInfo()};
     std::sort(v->begin(), v->end(),
               [](const TechniqueInfo& a, const TechniqueInfo& b) { return a.name < b.name; });
     return v;

@@ -31,17 +31,7 @@ class RtnTechnique : public Technique {
   absl::Status Apply(Model& model) const override {
     absl::StatusOr<WeightFormat> to = LookUpFormat("rtn", format_);
     if (!to.ok()) return to.status();
-    auto convert = [&](WeightTensor& t) {
-      if (t.format() != *to) t = ConvertWeightTensor(t, *to);
-    };
-    for (LayerWeights& l : model.layers) {
-      for (WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-        convert(*t);
-    }
-    if (embeddings_) {
-      convert(model.embedding);  // a tied classifier is the embedding: it stays tied
-      if (model.lm_head) convert(*model.lm_head);
-    }
+    ConvertLayerMatrices(model, *to, embeddings_);
     return absl::OkStatus();
   }
 

@@ -347,5 +347,36 @@ TEST(RtnTest, DefaultsAreFourBitGroupsOf32Symmetric) {
   EXPECT_THAT((*t)->Describe(), HasSubstr("rtn:bits=4,group=32,symmetric=true,embeddings=false"));
 }
 
+// nf4 / fp4: every layer matrix in the 4-bit block format, bytes as the format packs them,
+// outputs changed but far less than by swapping the model.
+TEST(Bnb4Test, QuantizesEveryLayerMatrixToTheBlockFormat) {
+  for (const std::string name : {"nf4", "fp4"}) {
+    SCOPED_TRACE(name);
+    WeightFormat f;
+    ASSERT_TRUE(FormatFromName(name, &f));
+    const Model original = RandomModel(/*tied=*/false);
+    Model m = original;
+    auto p = MakePipeline({name});
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto applied = ApplyPipeline(*p, m);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    EXPECT_THAT((*applied)[0], HasSubstr("per 64 weights"));
+    int64_t layer_bytes = 0;
+    for (const LayerWeights& l : m.layers) {
+      for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+        EXPECT_EQ(FormatName(*t), name);
+        // 64 weights per block: 32 bytes of codes + a 2-byte f16 scale.
+        layer_bytes += t->rows() * ((t->cols() + 63) / 64) * 34;
+        EXPECT_EQ(t->bytes(), t->rows() * ((t->cols() + 63) / 64) * 34);
+      }
+    }
+    EXPECT_GT(layer_bytes, 0);
+    EXPECT_EQ(m.embedding.storage_id(), original.embedding.storage_id());
+    const double kld = MeanKld(original, m);
+    EXPECT_GT(kld, 0.0);
+    EXPECT_LT(kld, MeanKld(original, RandomModel(false, 99)) * 0.1);
+  }
+}
+
 }  // namespace
 }  // namespace squeeze

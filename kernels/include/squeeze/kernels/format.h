@@ -29,8 +29,14 @@ enum class WeightFormat : uint8_t {
   kQ4G32Asym = 13,  // per 32 weights: f16 d, f16 m, 16 bytes of unsigned 4-bit codes
   kQ4G64Asym = 14,
   kQ4G128Asym = 15,
+  // Low-bit float formats (block structs, code tables and reference conversions in
+  // kernels/ref/quant_float.h).
+  kNf4 = 16,      // per 64 weights: f16 absmax, 32 bytes of NormalFloat4 codes (bitsandbytes)
+  kFp4 = 17,      // per 64 weights: f16 absmax, 32 bytes of E2M1 codes (value / 6 * absmax)
+  kFp8E4M3 = 18,  // per output row: f32 scale (absmax / 448), then one E4M3 byte per weight
+  kFp8E5M2 = 19,  // per output row: f32 scale (absmax / 57344), then one E5M2 byte per weight
 };
-inline constexpr int kWeightFormatCount = 16;
+inline constexpr int kWeightFormatCount = 20;
 
 struct FormatTraits {
   const char* name;          // stable lower-case name used by the CLI, sweeps and results ("f32")
