@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
 
 namespace squeeze::cpu {
 namespace {
@@ -103,16 +104,6 @@ void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t
 // Rows per step and prefetching were measured with the AVX-512 kernels (see there).
 constexpr int kGemvRows = 8;
 
-template <WeightFormat F>
-void gemv_avx2(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
-               int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    tile<F, kGemvRows, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-  for (; r < rows; ++r) tile<F, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-}
-
 // gemm: tiles of 4 rows x 3 tokens (12 accumulators + 3 x + 1 weight: all 16 registers). Rows are
 // the outer loop, so a tile's weight rows stay in cache while every token group passes over them
 // and each weight is read from memory once. (Splitting the columns into blocks that keep x in L2
@@ -120,31 +111,19 @@ void gemv_avx2(const void* w, int64_t row_bytes, const float* x, float* y, int64
 constexpr int kGemmRows = 4;
 constexpr int kGemmTokens = 3;
 
+// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
 template <WeightFormat F>
-void gemm_avx2(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
-               int64_t rows, int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemmRows <= rows; r += kGemmRows) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      tile<F, kGemmRows, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t)
-      tile<F, kGemmRows, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
+struct FileTile {
+  template <int R, int T>
+  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+                  int64_t cols) {
+    tile<F, R, T>(w, row_bytes, x, y, ldy, cols);
   }
-  for (; r < rows; ++r) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      tile<F, 1, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t) tile<F, 1, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-  }
-}
+};
 
 template <WeightFormat F>
 constexpr MatmulKernels Avx2() {
-  return {gemv_avx2<F>, gemm_avx2<F>};
+  return {GemvByRows<FileTile<F>, kGemvRows>, GemmByTiles<FileTile<F>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
 
 namespace squeeze::cpu {
 namespace {
@@ -97,16 +98,6 @@ void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t
 // software prefetch of the rows ahead gave no gain over the hardware prefetcher.
 constexpr int kGemvRows = 8;
 
-template <WeightFormat F>
-void gemv_avx512(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
-                 int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    tile<F, kGemvRows, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-  for (; r < rows; ++r) tile<F, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-}
-
 // gemm: tiles of 6 rows x 4 tokens (24 accumulators + 4 x + 1 weight of the 32 registers;
 // measured 10-15% faster than 4x4, while 4x6 and 8x3 were slower). Rows are the outer loop, so
 // a tile's weight rows stay in cache while every token group passes over them and each weight
@@ -115,31 +106,19 @@ void gemv_avx512(const void* w, int64_t row_bytes, const float* x, float* y, int
 constexpr int kGemmRows = 6;
 constexpr int kGemmTokens = 4;
 
+// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
 template <WeightFormat F>
-void gemm_avx512(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
-                 int64_t rows, int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemmRows <= rows; r += kGemmRows) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      tile<F, kGemmRows, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t)
-      tile<F, kGemmRows, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
+struct FileTile {
+  template <int R, int T>
+  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+                  int64_t cols) {
+    tile<F, R, T>(w, row_bytes, x, y, ldy, cols);
   }
-  for (; r < rows; ++r) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      tile<F, 1, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t) tile<F, 1, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-  }
-}
+};
 
 template <WeightFormat F>
 constexpr MatmulKernels Avx512() {
-  return {gemv_avx512<F>, gemm_avx512<F>};
+  return {GemvByRows<FileTile<F>, kGemvRows>, GemmByTiles<FileTile<F>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace

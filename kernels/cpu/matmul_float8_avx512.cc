@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
 #include "ref/quant_float.h"
 
 namespace squeeze::cpu {
@@ -186,41 +187,19 @@ constexpr int kGemvRows = 8;
 constexpr int kGemmRows = 6;
 constexpr int kGemmTokens = 4;
 
+// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
 template <class F>
-void gemv_float8_avx512(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
-                        int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    run_tile<F, kGemvRows, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-  for (; r < rows; ++r) run_tile<F, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-}
-
-template <class F>
-void gemm_float8_avx512(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
-                        int64_t ldy, int64_t rows, int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemmRows <= rows; r += kGemmRows) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      run_tile<F, kGemmRows, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t)
-      run_tile<F, kGemmRows, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
+struct FileTile {
+  template <int R, int T>
+  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+                  int64_t cols) {
+    run_tile<F, R, T>(w, row_bytes, x, y, ldy, cols);
   }
-  for (; r < rows; ++r) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      run_tile<F, 1, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t) run_tile<F, 1, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-  }
-}
+};
 
 template <class F>
 constexpr MatmulKernels Float8Avx512() {
-  return {gemv_float8_avx512<F>, gemm_float8_avx512<F>};
+  return {GemvByRows<FileTile<F>, kGemvRows>, GemmByTiles<FileTile<F>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace

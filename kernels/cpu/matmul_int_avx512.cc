@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
 #include "ref/quant_int.h"
 
 namespace squeeze::cpu {
@@ -188,41 +189,19 @@ constexpr int kGemvRows = 8;
 constexpr int kGemmRows = 6;
 constexpr int kGemmTokens = 4;
 
+// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
 template <class B>
-void gemv_int_avx512(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
-                     int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    run_tile<B, kGemvRows, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-  for (; r < rows; ++r) run_tile<B, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
-}
-
-template <class B>
-void gemm_int_avx512(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
-                     int64_t ldy, int64_t rows, int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemmRows <= rows; r += kGemmRows) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      run_tile<B, kGemmRows, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t)
-      run_tile<B, kGemmRows, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
+struct FileTile {
+  template <int R, int T>
+  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+                  int64_t cols) {
+    run_tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
   }
-  for (; r < rows; ++r) {
-    const uint8_t* wr = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens)
-      run_tile<B, 1, kGemmTokens>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-    for (; t < n; ++t) run_tile<B, 1, 1>(wr, row_bytes, x + t * cols, y + t * ldy + r, ldy, cols);
-  }
-}
+};
 
 template <class B>
 constexpr MatmulKernels IntAvx512() {
-  return {gemv_int_avx512<B>, gemm_int_avx512<B>};
+  return {GemvByRows<FileTile<B>, kGemvRows>, GemmByTiles<FileTile<B>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace
