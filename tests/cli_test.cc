@@ -240,4 +240,18 @@ TEST(CliTest, TechniquesListsEveryTechniqueWithItsSchema) {
   EXPECT_TRUE(found_rtn) << js.out;
 }
 
+// The same without the shared assets: a model the test makes, then truncates.
+TEST(CliTest, TruncatedSafetensorsGivesAClearError) {
+  const std::string dir = squeeze::testing::TempDir("cli-truncated-st");
+  const CmdResult made = Squeeze("make-model --out " + dir +
+                                 "/m --dim 32 --hidden 64 --layers 1 "
+                                 "--heads 4 --vocab 64 --seq-len 32");
+  ASSERT_EQ(made.code, 0) << made.out;
+  const std::string st = dir + "/m/model.safetensors";
+  std::filesystem::resize_file(st, std::filesystem::file_size(st) - 100);
+  const CmdResult r = Squeeze("eval --model " + dir + "/m --prompt 4 --generate 2 --repeats 1");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find(st), std::string::npos) << "error must name the file: " << r.out;
+}
+
 }  // namespace
