@@ -1,6 +1,6 @@
-// AVX2 matrix kernels for the integer weight formats (q8_channel, q8/q4 per group, sym and
-// asym): 8 codes are widened to f32 in registers, scaled by their block's d (and m), then FMA'd
-// with the float activations; there is no separate dequantize pass over the matrix.
+// AVX2 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group, sym
+// and asym): 8 codes are widened to f32 in registers, scaled by their block's d (and m), then
+// FMA'd with the float activations; there is no separate dequantize pass over the matrix.
 // Compiled with -mavx2 -mfma -mf16c: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 
@@ -44,7 +44,7 @@ __m256 codes8(const uint8_t* blk, int o) {
   if constexpr (B::kBits == 8) {
     const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + o));
     return _mm256_cvtepi32_ps(B::kAsym ? _mm256_cvtepu8_epi32(v) : _mm256_cvtepi8_epi32(v));
-  } else {
+  } else if constexpr (B::kBits == 4) {
     // Each 16 bytes hold 32 weights: low nibbles are weights 0..15, high ones 16..31.
     const __m256i v = _mm256_cvtepu8_epi32(
         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 16 * (o / 32) + o % 16)));
@@ -54,6 +54,23 @@ __m256 codes8(const uint8_t* blk, int o) {
       q = high ? _mm256_srli_epi32(v, 4) : _mm256_and_si256(v, _mm256_set1_epi32(0xf));
     } else {  // sign-extend the nibble: move it to the top, shift back arithmetically
       q = _mm256_srai_epi32(high ? _mm256_slli_epi32(v, 24) : _mm256_slli_epi32(v, 28), 28);
+    }
+    return _mm256_cvtepi32_ps(q);
+  } else {
+    // 2/3-bit: per 32 weights 4 * bits bytes; the 8 weights o..o+7 have their low 2 bits in
+    // bytes 0..7 at bit 2 * (o % 32 / 8), and (3-bit) their high bits in byte 8 + o % 32 / 8.
+    const uint8_t* chunk = qs + 4 * B::kBits * (o / 32);
+    const int sub = (o % 32) / 8;
+    const __m256i v =
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk)));
+    __m256i q = _mm256_and_si256(_mm256_srli_epi32(v, 2 * sub), _mm256_set1_epi32(3));
+    if constexpr (B::kBits == 3) {
+      const __m256i hb = _mm256_srlv_epi32(_mm256_set1_epi32(chunk[8 + sub]),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(hb, _mm256_set1_epi32(1)), 2));
+    }
+    if constexpr (!B::kAsym) {  // sign-extend the field from its top bit
+      q = _mm256_srai_epi32(_mm256_slli_epi32(q, 32 - B::kBits), 32 - B::kBits);
     }
     return _mm256_cvtepi32_ps(q);
   }
@@ -68,9 +85,15 @@ float load1(const uint8_t* row, int64_t c) {
   int q;
   if constexpr (B::kBits == 8) {
     q = B::kAsym ? int(qs[k]) : int(int8_t(qs[k]));
-  } else {
+  } else if constexpr (B::kBits == 4) {
     const int nib = (qs[16 * (k / 32) + k % 16] >> (4 * ((k % 32) / 16))) & 0xf;
     q = B::kAsym ? nib : (nib ^ 8) - 8;
+  } else {
+    const uint8_t* chunk = qs + 4 * B::kBits * (k / 32);
+    int r = (chunk[k % 8] >> (2 * ((k % 32) / 8))) & 3;
+    if constexpr (B::kBits == 3) r |= ((chunk[8 + (k % 32) / 8] >> (k % 8)) & 1) << 2;
+    constexpr int kSign = 1 << (B::kBits - 1);
+    q = B::kAsym ? r : (r ^ kSign) - kSign;
   }
   const float d = Half(blk + offsetof(B, d));
   if constexpr (B::kAsym) {
@@ -231,6 +254,22 @@ const MatmulKernels kMatmulIntAvx2[kWeightFormatCount] = {
     /* kQ4G32Asym   */ IntAvx2<block_q4_g32_asym>(),
     /* kQ4G64Asym   */ IntAvx2<block_q4_g64_asym>(),
     /* kQ4G128Asym  */ IntAvx2<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 (16-19) live in kMatmulFloat8Avx2 */ {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ IntAvx2<block_q3_g32>(),
+    /* kQ3G64       */ IntAvx2<block_q3_g64>(),
+    /* kQ3G128      */ IntAvx2<block_q3_g128>(),
+    /* kQ3G32Asym   */ IntAvx2<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ IntAvx2<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ IntAvx2<block_q3_g128_asym>(),
+    /* kQ2G32       */ IntAvx2<block_q2_g32>(),
+    /* kQ2G64       */ IntAvx2<block_q2_g64>(),
+    /* kQ2G128      */ IntAvx2<block_q2_g128>(),
+    /* kQ2G32Asym   */ IntAvx2<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ IntAvx2<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ IntAvx2<block_q2_g128_asym>(),
 };
 
 }  // namespace squeeze::cpu

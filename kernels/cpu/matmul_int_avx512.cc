@@ -1,6 +1,6 @@
-// AVX-512 matrix kernels for the integer weight formats (q8_channel, q8/q4 per group, sym and
-// asym): 16 codes are widened to f32 in registers, scaled by their block's d (and m), then FMA'd
-// with the float activations; there is no separate dequantize pass over the matrix.
+// AVX-512 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group,
+// sym and asym): 16 codes are widened to f32 in registers, scaled by their block's d (and m),
+// then FMA'd with the float activations; there is no separate dequantize pass over the matrix.
 // Compiled with -mavx512f/bw/vl/dq: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX-512 copy of a shared inline function can leak out.
 
@@ -37,7 +37,7 @@ __m512 codes16(const uint8_t* blk, int o) {
   if constexpr (B::kBits == 8) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + o));
     return _mm512_cvtepi32_ps(B::kAsym ? _mm512_cvtepu8_epi32(v) : _mm512_cvtepi8_epi32(v));
-  } else {
+  } else if constexpr (B::kBits == 4) {
     // 16 bytes hold 32 weights: the low nibbles are weights 0..15, the high ones 16..31.
     const __m512i v =
         _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * (o / 32))));
@@ -47,6 +47,29 @@ __m512 codes16(const uint8_t* blk, int o) {
       q = high ? _mm512_srli_epi32(v, 4) : _mm512_and_si512(v, _mm512_set1_epi32(0xf));
     } else {  // sign-extend the nibble: move it to the top, shift back arithmetically
       q = _mm512_srai_epi32(high ? _mm512_slli_epi32(v, 24) : _mm512_slli_epi32(v, 28), 28);
+    }
+    return _mm512_cvtepi32_ps(q);
+  } else {
+    // 2/3-bit: per 32 weights 4 * bits bytes; weights o..o+7 and o+8..o+15 have their low 2
+    // bits in bytes 0..7 at bits 2 * s and 2 * (s + 1), s = o % 32 / 8, and (3-bit) their high
+    // bits in bytes 8 + s and 9 + s.
+    const uint8_t* chunk = qs + 4 * B::kBits * (o / 32);
+    const int sub = (o % 32) / 8;
+    const __m128i b8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk));
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(b8, b8));  // bytes 0..7 twice
+    const __m512i shifts =
+        _mm512_add_epi32(_mm512_set1_epi32(2 * sub),
+                         _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2));
+    __m512i q = _mm512_and_si512(_mm512_srlv_epi32(v, shifts), _mm512_set1_epi32(3));
+    if constexpr (B::kBits == 3) {
+      const int h = chunk[8 + sub] | (chunk[9 + sub] << 8);
+      const __m512i hb = _mm512_srlv_epi32(
+          _mm512_set1_epi32(h),
+          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_and_si512(hb, _mm512_set1_epi32(1)), 2));
+    }
+    if constexpr (!B::kAsym) {  // sign-extend the field from its top bit
+      q = _mm512_srai_epi32(_mm512_slli_epi32(q, 32 - B::kBits), 32 - B::kBits);
     }
     return _mm512_cvtepi32_ps(q);
   }
@@ -61,9 +84,15 @@ float load1(const uint8_t* row, int64_t c) {
   int q;
   if constexpr (B::kBits == 8) {
     q = B::kAsym ? int(qs[k]) : int(int8_t(qs[k]));
-  } else {
+  } else if constexpr (B::kBits == 4) {
     const int nib = (qs[16 * (k / 32) + k % 16] >> (4 * ((k % 32) / 16))) & 0xf;
     q = B::kAsym ? nib : (nib ^ 8) - 8;
+  } else {
+    const uint8_t* chunk = qs + 4 * B::kBits * (k / 32);
+    int r = (chunk[k % 8] >> (2 * ((k % 32) / 8))) & 3;
+    if constexpr (B::kBits == 3) r |= ((chunk[8 + (k % 32) / 8] >> (k % 8)) & 1) << 2;
+    constexpr int kSign = 1 << (B::kBits - 1);
+    q = B::kAsym ? r : (r ^ kSign) - kSign;
   }
   const float d = Half(blk + offsetof(B, d));
   if constexpr (B::kAsym) {
@@ -224,6 +253,22 @@ const MatmulKernels kMatmulIntAvx512[kWeightFormatCount] = {
     /* kQ4G32Asym   */ IntAvx512<block_q4_g32_asym>(),
     /* kQ4G64Asym   */ IntAvx512<block_q4_g64_asym>(),
     /* kQ4G128Asym  */ IntAvx512<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 (16-19) live in kMatmulFloat8Avx512 */ {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ IntAvx512<block_q3_g32>(),
+    /* kQ3G64       */ IntAvx512<block_q3_g64>(),
+    /* kQ3G128      */ IntAvx512<block_q3_g128>(),
+    /* kQ3G32Asym   */ IntAvx512<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ IntAvx512<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ IntAvx512<block_q3_g128_asym>(),
+    /* kQ2G32       */ IntAvx512<block_q2_g32>(),
+    /* kQ2G64       */ IntAvx512<block_q2_g64>(),
+    /* kQ2G128      */ IntAvx512<block_q2_g128>(),
+    /* kQ2G32Asym   */ IntAvx512<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ IntAvx512<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ IntAvx512<block_q2_g128_asym>(),
 };
 
 }  // namespace squeeze::cpu

@@ -58,6 +58,18 @@ const FormatTraits kTraits[kWeightFormatCount] = {
     /* kFp4         */ {"fp4", 64, sizeof(block_fp4), 0, dequantize_row_fp4, quantize_row_fp4_ref},
     /* kFp8E4M3     */ {"fp8_e4m3", 1, 1, 4, dequantize_row_fp8_e4m3, quantize_row_fp8_e4m3_ref},
     /* kFp8E5M2     */ {"fp8_e5m2", 1, 1, 4, dequantize_row_fp8_e5m2, quantize_row_fp8_e5m2_ref},
+    /* kQ3G32       */ {"q3_g32", 32, sizeof(block_q3_g32), 0, dequantize_row_q3_g32, quantize_row_q3_g32_ref},
+    /* kQ3G64       */ {"q3_g64", 64, sizeof(block_q3_g64), 0, dequantize_row_q3_g64, quantize_row_q3_g64_ref},
+    /* kQ3G128      */ {"q3_g128", 128, sizeof(block_q3_g128), 0, dequantize_row_q3_g128, quantize_row_q3_g128_ref},
+    /* kQ3G32Asym   */ {"q3_g32_asym", 32, sizeof(block_q3_g32_asym), 0, dequantize_row_q3_g32_asym, quantize_row_q3_g32_asym_ref},
+    /* kQ3G64Asym   */ {"q3_g64_asym", 64, sizeof(block_q3_g64_asym), 0, dequantize_row_q3_g64_asym, quantize_row_q3_g64_asym_ref},
+    /* kQ3G128Asym  */ {"q3_g128_asym", 128, sizeof(block_q3_g128_asym), 0, dequantize_row_q3_g128_asym, quantize_row_q3_g128_asym_ref},
+    /* kQ2G32       */ {"q2_g32", 32, sizeof(block_q2_g32), 0, dequantize_row_q2_g32, quantize_row_q2_g32_ref},
+    /* kQ2G64       */ {"q2_g64", 64, sizeof(block_q2_g64), 0, dequantize_row_q2_g64, quantize_row_q2_g64_ref},
+    /* kQ2G128      */ {"q2_g128", 128, sizeof(block_q2_g128), 0, dequantize_row_q2_g128, quantize_row_q2_g128_ref},
+    /* kQ2G32Asym   */ {"q2_g32_asym", 32, sizeof(block_q2_g32_asym), 0, dequantize_row_q2_g32_asym, quantize_row_q2_g32_asym_ref},
+    /* kQ2G64Asym   */ {"q2_g64_asym", 64, sizeof(block_q2_g64_asym), 0, dequantize_row_q2_g64_asym, quantize_row_q2_g64_asym_ref},
+    /* kQ2G128Asym  */ {"q2_g128_asym", 128, sizeof(block_q2_g128_asym), 0, dequantize_row_q2_g128_asym, quantize_row_q2_g128_asym_ref},
 };
 // clang-format on
 

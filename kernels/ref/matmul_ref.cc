@@ -48,6 +48,12 @@ const MatmulKernels kRefKernels[kWeightFormatCount] = {
     Ref<WeightFormat::kQ4G64Asym>(), Ref<WeightFormat::kQ4G128Asym>(),
     Ref<WeightFormat::kNf4>(),       Ref<WeightFormat::kFp4>(),
     Ref<WeightFormat::kFp8E4M3>(),   Ref<WeightFormat::kFp8E5M2>(),
+    Ref<WeightFormat::kQ3G32>(),     Ref<WeightFormat::kQ3G64>(),
+    Ref<WeightFormat::kQ3G128>(),    Ref<WeightFormat::kQ3G32Asym>(),
+    Ref<WeightFormat::kQ3G64Asym>(), Ref<WeightFormat::kQ3G128Asym>(),
+    Ref<WeightFormat::kQ2G32>(),     Ref<WeightFormat::kQ2G64>(),
+    Ref<WeightFormat::kQ2G128>(),    Ref<WeightFormat::kQ2G32Asym>(),
+    Ref<WeightFormat::kQ2G64Asym>(), Ref<WeightFormat::kQ2G128Asym>(),
 };
 static_assert(sizeof(kRefKernels) / sizeof(kRefKernels[0]) == kWeightFormatCount);
 

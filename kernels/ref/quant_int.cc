@@ -20,6 +20,19 @@ constexpr int Q4CodeShift(int k) {
   return 4 * ((k % 32) / 16);
 }
 
+// 2- and 3-bit codes: per 32 weights, 4 * bits bytes whose byte k % 8 holds weight k's low
+// two bits at bit 2 * ((k % 32) / 8) (8 bytes per 32 weights for 2-bit codes, 12 for 3-bit
+// ones); a 3-bit code's high bit follows in byte 8 + (k % 32) / 8, bit k % 8.
+constexpr int LowCodeByte(int bytes_per_32, int k) {
+  return bytes_per_32 * (k / 32) + k % 8;
+}
+constexpr int LowCodeShift(int k) {
+  return 2 * ((k % 32) / 8);
+}
+constexpr int HighBitByte(int k) {
+  return 12 * (k / 32) + 8 + (k % 32) / 8;
+}
+
 // Rounds t to the nearest integer in [lo, hi] (ties away from zero); NaN goes to lo.
 int RoundClamp(float t, float lo, float hi) {
   t = std::fmax(t, lo);  // fmax(NaN, lo) == lo
@@ -31,8 +44,11 @@ template <class B>
 void PutCode(B* b, int k, int q) {
   if constexpr (B::kBits == 8) {
     b->qs[k] = static_cast<std::remove_reference_t<decltype(b->qs[0])>>(q);
-  } else {
+  } else if constexpr (B::kBits == 4) {
     b->qs[Q4CodeByte(k)] |= uint8_t((q & 0xf) << Q4CodeShift(k));
+  } else {
+    b->qs[LowCodeByte(4 * B::kBits, k)] |= uint8_t((q & 3) << LowCodeShift(k));
+    if constexpr (B::kBits == 3) b->qs[HighBitByte(k)] |= uint8_t(((q >> 2) & 1) << (k % 8));
   }
 }
 
@@ -40,9 +56,14 @@ template <class B>
 int GetCode(const B& b, int k) {
   if constexpr (B::kBits == 8) {
     return b.qs[k];  // int8_t or uint8_t: sign handled by the type
-  } else {
+  } else if constexpr (B::kBits == 4) {
     const int nib = (b.qs[Q4CodeByte(k)] >> Q4CodeShift(k)) & 0xf;
     return B::kAsym ? nib : (nib ^ 8) - 8;  // two's complement nibble
+  } else {
+    int r = (b.qs[LowCodeByte(4 * B::kBits, k)] >> LowCodeShift(k)) & 3;
+    if constexpr (B::kBits == 3) r |= ((b.qs[HighBitByte(k)] >> (k % 8)) & 1) << 2;
+    constexpr int kSign = 1 << (B::kBits - 1);
+    return B::kAsym ? r : (r ^ kSign) - kSign;  // two's complement field
   }
 }
 
@@ -148,6 +169,32 @@ void quantize_row_q4_g64_asym_ref(const float* x, void* y, int64_t n) { Quantize
 void dequantize_row_q4_g64_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q4_g64_asym>(x, y, n); }
 void quantize_row_q4_g128_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q4_g128_asym>(x, y, n); }
 void dequantize_row_q4_g128_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q4_g128_asym>(x, y, n); }
+
+void quantize_row_q3_g32_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g32>(x, y, n); }
+void dequantize_row_q3_g32(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g32>(x, y, n); }
+void quantize_row_q3_g64_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g64>(x, y, n); }
+void dequantize_row_q3_g64(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g64>(x, y, n); }
+void quantize_row_q3_g128_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g128>(x, y, n); }
+void dequantize_row_q3_g128(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g128>(x, y, n); }
+void quantize_row_q3_g32_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g32_asym>(x, y, n); }
+void dequantize_row_q3_g32_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g32_asym>(x, y, n); }
+void quantize_row_q3_g64_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g64_asym>(x, y, n); }
+void dequantize_row_q3_g64_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g64_asym>(x, y, n); }
+void quantize_row_q3_g128_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q3_g128_asym>(x, y, n); }
+void dequantize_row_q3_g128_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q3_g128_asym>(x, y, n); }
+
+void quantize_row_q2_g32_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g32>(x, y, n); }
+void dequantize_row_q2_g32(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g32>(x, y, n); }
+void quantize_row_q2_g64_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g64>(x, y, n); }
+void dequantize_row_q2_g64(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g64>(x, y, n); }
+void quantize_row_q2_g128_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g128>(x, y, n); }
+void dequantize_row_q2_g128(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g128>(x, y, n); }
+void quantize_row_q2_g32_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g32_asym>(x, y, n); }
+void dequantize_row_q2_g32_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g32_asym>(x, y, n); }
+void quantize_row_q2_g64_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g64_asym>(x, y, n); }
+void dequantize_row_q2_g64_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g64_asym>(x, y, n); }
+void quantize_row_q2_g128_asym_ref(const float* x, void* y, int64_t n) { QuantizeRow<block_q2_g128_asym>(x, y, n); }
+void dequantize_row_q2_g128_asym(const void* x, float* y, int64_t n) { DequantizeRow<block_q2_g128_asym>(x, y, n); }
 // clang-format on
 
 }  // namespace squeeze

@@ -255,7 +255,19 @@ TEST(FormatTraitsTest, EnumValuesAreStable) {
   EXPECT_EQ(static_cast<int>(WeightFormat::kFp4), 17);
   EXPECT_EQ(static_cast<int>(WeightFormat::kFp8E4M3), 18);
   EXPECT_EQ(static_cast<int>(WeightFormat::kFp8E5M2), 19);
-  EXPECT_EQ(kWeightFormatCount, 20);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G32), 20);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G64), 21);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G128), 22);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G32Asym), 23);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G64Asym), 24);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ3G128Asym), 25);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G32), 26);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G64), 27);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G128), 28);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G32Asym), 29);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G64Asym), 30);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G128Asym), 31);
+  EXPECT_EQ(kWeightFormatCount, 32);
 }
 
 // ---- integer formats ----
@@ -265,7 +277,7 @@ struct IntSpec {
   const char* name;
   WeightFormat format;
   int value;  // enum value
-  int bits;   // 8 or 4
+  int bits;   // 8, 4, 3 or 2
   int group;  // weights per block; 0 for q8_channel (one f32 scale per row)
   bool asym;
 };
@@ -283,6 +295,18 @@ constexpr IntSpec kIntSpecs[] = {
     {"q4_g32_asym", WeightFormat::kQ4G32Asym, 13, 4, 32, true},
     {"q4_g64_asym", WeightFormat::kQ4G64Asym, 14, 4, 64, true},
     {"q4_g128_asym", WeightFormat::kQ4G128Asym, 15, 4, 128, true},
+    {"q3_g32", WeightFormat::kQ3G32, 20, 3, 32, false},
+    {"q3_g64", WeightFormat::kQ3G64, 21, 3, 64, false},
+    {"q3_g128", WeightFormat::kQ3G128, 22, 3, 128, false},
+    {"q3_g32_asym", WeightFormat::kQ3G32Asym, 23, 3, 32, true},
+    {"q3_g64_asym", WeightFormat::kQ3G64Asym, 24, 3, 64, true},
+    {"q3_g128_asym", WeightFormat::kQ3G128Asym, 25, 3, 128, true},
+    {"q2_g32", WeightFormat::kQ2G32, 26, 2, 32, false},
+    {"q2_g64", WeightFormat::kQ2G64, 27, 2, 64, false},
+    {"q2_g128", WeightFormat::kQ2G128, 28, 2, 128, false},
+    {"q2_g32_asym", WeightFormat::kQ2G32Asym, 29, 2, 32, true},
+    {"q2_g64_asym", WeightFormat::kQ2G64Asym, 30, 2, 64, true},
+    {"q2_g128_asym", WeightFormat::kQ2G128Asym, 31, 2, 128, true},
 };
 
 // Largest code magnitude: symmetric codes use [-(2^(b-1)-1), 2^(b-1)-1], asymmetric [0, 2^b-1].
@@ -301,12 +325,28 @@ int64_t SpecRowBytes(const IntSpec& s, int64_t cols) {
 
 // Decodes the code of weight k of a block from the spec's layout (8-bit: byte k; 4-bit: each
 // 32 weights use 16 bytes, weight j < 16 in the low nibble of byte j, j + 16 in the high one;
-// symmetric codes are two's complement).
+// 2-bit: each 32 weights use 8 bytes, byte i holding weights i, i + 8, i + 16, i + 24 from its
+// low bits up; 3-bit: each 32 weights use 12 bytes, the low two bits as 2-bit codes, then 4
+// bytes of high bits, weight j's in bit j % 8 of byte 8 + j / 8; symmetric codes are two's
+// complement).
 int SpecCode(const IntSpec& s, const uint8_t* qs, int k) {
   if (s.bits == 8) return s.asym ? int(qs[k]) : int(int8_t(qs[k]));
-  const uint8_t byte = qs[16 * (k / 32) + k % 16];
-  const int nib = (k % 32) < 16 ? (byte & 0xf) : (byte >> 4);
-  return s.asym ? nib : (nib >= 8 ? nib - 16 : nib);
+  int raw;
+  if (s.bits == 4) {
+    const uint8_t byte = qs[16 * (k / 32) + k % 16];
+    raw = (k % 32) < 16 ? (byte & 0xf) : (byte >> 4);
+  } else {
+    const uint8_t* chunk = qs + (s.bits == 3 ? 12 : 8) * (k / 32);
+    const int j = k % 32;
+    const uint8_t byte = chunk[j % 8];
+    const int low = j < 8    ? byte & 3
+                    : j < 16 ? (byte >> 2) & 3
+                    : j < 24 ? (byte >> 4) & 3
+                             : byte >> 6;
+    raw = s.bits == 3 ? low + 4 * ((chunk[8 + j / 8] >> (j % 8)) & 1) : low;
+  }
+  const int half = 1 << (s.bits - 1);
+  return s.asym ? raw : (raw >= half ? raw - 2 * half : raw);
 }
 
 // Per-weight facts decoded from a packed row with the spec alone.
@@ -370,7 +410,8 @@ TEST(IntFormatTest, NamesEnumValuesAndTraits) {
   // 3 float formats, the integer ones, and 4 low-bit float ones (quant_float_test.cc).
   EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4, kWeightFormatCount);
   WeightFormat f;
-  for (const char* bad : {"q4", "q4_g32_sym", "Q4_G32", "q8_g16", "q4_g32asym", "q8_chan"})
+  for (const char* bad :
+       {"q4", "q4_g32_sym", "Q4_G32", "q8_g16", "q4_g32asym", "q8_chan", "q3_g16", "q2_channel"})
     EXPECT_FALSE(FormatFromName(bad, &f)) << bad;
 }
 
@@ -385,6 +426,12 @@ TEST(IntFormatTest, RowBytes) {
   EXPECT_EQ(RowBytes(WeightFormat::kQ8G128Asym, 172), 264);
   EXPECT_EQ(RowBytes(WeightFormat::kQ8Channel, 172), 176);
   EXPECT_EQ(RowBytes(WeightFormat::kQ4G64Asym, 1), 36);
+  // q3_g32 at 4096: 128 blocks of 2 + 12 bytes; q3_g128_asym at 172: 2 blocks of 4 + 48;
+  // q2_g64 at 4096: 64 blocks of 2 + 16; q2_g32_asym at 1: one block of 4 + 8.
+  EXPECT_EQ(RowBytes(WeightFormat::kQ3G32, 4096), 1792);
+  EXPECT_EQ(RowBytes(WeightFormat::kQ3G128Asym, 172), 104);
+  EXPECT_EQ(RowBytes(WeightFormat::kQ2G64, 4096), 1152);
+  EXPECT_EQ(RowBytes(WeightFormat::kQ2G32Asym, 1), 12);
 }
 
 // Blocks built by hand decode to the values the layout promises.
@@ -428,6 +475,67 @@ TEST(IntFormatTest, HandBuiltBlocksDecode) {
     GetFormatTraits(WeightFormat::kQ8G64Asym).to_float(blk, y.data(), 64);
     EXPECT_EQ(y[63], 64.75f);
     EXPECT_EQ(y[0], 1.0f);
+  }
+  {  // q3_g32: d = 0.5. Low 2 bits in bytes 0..7 (weight j: byte j % 8, bits 2 * (j / 8)),
+     // high bits in bytes 8..11 (weight j: byte 8 + j / 8, bit j % 8).
+    uint8_t blk[14] = {};
+    const uint16_t d = 0x3800;
+    std::memcpy(blk, &d, 2);
+    blk[2 + 0] = 0x01;   // weight 0: low 01
+    blk[2 + 8] = 0x11;   // weight 0: high 1 -> 101 = -3; weight 4: high 1 -> 100 = -4
+    blk[2 + 1] = 0x0c;   // weight 9: low 11, high 0 -> 3
+    blk[2 + 4] = 0x20;   // weight 20: low 10, high 0 -> 2
+    blk[2 + 7] = 0xc0;   // weight 31: low 11
+    blk[2 + 11] = 0x80;  // weight 31: high 1 -> 111 = -1
+    std::vector<float> y(32);
+    GetFormatTraits(WeightFormat::kQ3G32).to_float(blk, y.data(), 32);
+    EXPECT_EQ(y[0], -1.5f);
+    EXPECT_EQ(y[4], -2.0f);  // the unused code -4 still decodes
+    EXPECT_EQ(y[9], 1.5f);
+    EXPECT_EQ(y[20], 1.0f);
+    EXPECT_EQ(y[31], -0.5f);
+    EXPECT_EQ(y[1], 0.0f);
+  }
+  {  // q3_g64_asym: d = 1, m = -2; second 32 weights: weight 32 + 17 = code 7 -> 5.
+    uint8_t blk[28] = {};
+    const uint16_t d = 0x3c00, m = 0xc000;
+    std::memcpy(blk, &d, 2);
+    std::memcpy(blk + 2, &m, 2);
+    blk[4 + 12 + 1] = 0x30;      // weight 49: low 11 (byte 1, bits 4-5)
+    blk[4 + 12 + 8 + 2] = 0x02;  // weight 49: high bit (byte 8 + 2, bit 1)
+    std::vector<float> y(64);
+    GetFormatTraits(WeightFormat::kQ3G64Asym).to_float(blk, y.data(), 64);
+    EXPECT_EQ(y[49], 5.0f);
+    EXPECT_EQ(y[17], -2.0f);
+    EXPECT_EQ(y[48], -2.0f);
+  }
+  {  // q2_g32_asym: d = 1, m = -2; byte 3 = 0b11100100: weights 3, 11, 19, 27 = 0, 1, 2, 3.
+    uint8_t blk[12] = {};
+    const uint16_t d = 0x3c00, m = 0xc000;
+    std::memcpy(blk, &d, 2);
+    std::memcpy(blk + 2, &m, 2);
+    blk[4 + 3] = 0xe4;
+    std::vector<float> y(32);
+    GetFormatTraits(WeightFormat::kQ2G32Asym).to_float(blk, y.data(), 32);
+    EXPECT_EQ(y[3], -2.0f);
+    EXPECT_EQ(y[11], -1.0f);
+    EXPECT_EQ(y[19], 0.0f);
+    EXPECT_EQ(y[27], 1.0f);
+  }
+  {  // q2_g64: d = 0.25; second 32 weights: byte 0 = 0b1101: weight 32 = 1, weight 40 = 11 =
+     // -1; byte 1 = 0x80: weight 57 = 10 = -2 (the unused code still decodes).
+    uint8_t blk[18] = {};
+    const uint16_t d = 0x3400;
+    std::memcpy(blk, &d, 2);
+    blk[2 + 8 + 0] = 0x0d;
+    blk[2 + 8 + 1] = 0x80;
+    std::vector<float> y(64);
+    GetFormatTraits(WeightFormat::kQ2G64).to_float(blk, y.data(), 64);
+    EXPECT_EQ(y[32], 0.25f);
+    EXPECT_EQ(y[40], -0.25f);
+    EXPECT_EQ(y[57], -0.5f);
+    EXPECT_EQ(y[48], 0.0f);
+    EXPECT_EQ(y[0], 0.0f);
   }
   {  // q8_channel: scale 0.125, codes -127 and 3.
     uint8_t row[6];

@@ -29,6 +29,7 @@ namespace {
 // that bit for bit), so they too only pay for summation order. Their shape list has many 1-row
 // cases, whose single output can cancel: the largest seen was 1.3e-10 (q8_g32_asym 1x64; f32
 // reaches 3e-11 in the same way), hence 1e-8. A wrong nibble, scale or block costs ~1e-3.
+// The 3- and 2-bit formats use the same path with coarser codes, hence the same budget.
 struct FormatBudget {
   WeightFormat format;
   double nmse;
@@ -44,6 +45,12 @@ constexpr FormatBudget kBudgets[] = {
     {WeightFormat::kQ4G64Asym, 1e-8}, {WeightFormat::kQ4G128Asym, 1e-8},
     {WeightFormat::kNf4, 1e-8},       {WeightFormat::kFp4, 1e-8},
     {WeightFormat::kFp8E4M3, 1e-8},   {WeightFormat::kFp8E5M2, 1e-8},
+    {WeightFormat::kQ3G32, 1e-8},     {WeightFormat::kQ3G64, 1e-8},
+    {WeightFormat::kQ3G128, 1e-8},    {WeightFormat::kQ3G32Asym, 1e-8},
+    {WeightFormat::kQ3G64Asym, 1e-8}, {WeightFormat::kQ3G128Asym, 1e-8},
+    {WeightFormat::kQ2G32, 1e-8},     {WeightFormat::kQ2G64, 1e-8},
+    {WeightFormat::kQ2G128, 1e-8},    {WeightFormat::kQ2G32Asym, 1e-8},
+    {WeightFormat::kQ2G64Asym, 1e-8}, {WeightFormat::kQ2G128Asym, 1e-8},
 };
 static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
 
@@ -204,7 +211,11 @@ constexpr WeightFormat kIntFormats[] = {
     WeightFormat::kQ8G128,     WeightFormat::kQ8G32Asym, WeightFormat::kQ8G64Asym,
     WeightFormat::kQ8G128Asym, WeightFormat::kQ4G32,     WeightFormat::kQ4G64,
     WeightFormat::kQ4G128,     WeightFormat::kQ4G32Asym, WeightFormat::kQ4G64Asym,
-    WeightFormat::kQ4G128Asym,
+    WeightFormat::kQ4G128Asym, WeightFormat::kQ3G32,     WeightFormat::kQ3G64,
+    WeightFormat::kQ3G128,     WeightFormat::kQ3G32Asym, WeightFormat::kQ3G64Asym,
+    WeightFormat::kQ3G128Asym, WeightFormat::kQ2G32,     WeightFormat::kQ2G64,
+    WeightFormat::kQ2G128,     WeightFormat::kQ2G32Asym, WeightFormat::kQ2G64Asym,
+    WeightFormat::kQ2G128Asym,
 };
 // Low-bit float formats: nf4/fp4 look codes up in a 16-entry table and scale by their block's
 // d (the very float the reference gives); fp8 looks bytes up and applies the row scale at the

@@ -35,8 +35,22 @@ enum class WeightFormat : uint8_t {
   kFp4 = 17,      // per 64 weights: f16 absmax, 32 bytes of E2M1 codes (value / 6 * absmax)
   kFp8E4M3 = 18,  // per output row: f32 scale (absmax / 448), then one E4M3 byte per weight
   kFp8E5M2 = 19,  // per output row: f32 scale (absmax / 57344), then one E5M2 byte per weight
+  // Low-bit integer formats (kernels/ref/quant_int.h): symmetric 3-bit codes in [-3, 3] and
+  // 2-bit codes in [-1, 1]; asymmetric ones in [0, 7] and [0, 3].
+  kQ3G32 = 20,  // per 32 weights: f16 d, 12 bytes of signed 3-bit codes
+  kQ3G64 = 21,
+  kQ3G128 = 22,
+  kQ3G32Asym = 23,  // per 32 weights: f16 d, f16 m, 12 bytes of unsigned 3-bit codes
+  kQ3G64Asym = 24,
+  kQ3G128Asym = 25,
+  kQ2G32 = 26,  // per 32 weights: f16 d, 8 bytes of signed 2-bit codes
+  kQ2G64 = 27,
+  kQ2G128 = 28,
+  kQ2G32Asym = 29,  // per 32 weights: f16 d, f16 m, 8 bytes of unsigned 2-bit codes
+  kQ2G64Asym = 30,
+  kQ2G128Asym = 31,
 };
-inline constexpr int kWeightFormatCount = 20;
+inline constexpr int kWeightFormatCount = 32;
 
 struct FormatTraits {
   const char* name;          // stable lower-case name used by the CLI, sweeps and results ("f32")
