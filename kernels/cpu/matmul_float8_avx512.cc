@@ -172,16 +172,6 @@ void tile8(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_
   }
 }
 
-template <class F, int R, int T>
-void run_tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-              int64_t cols) {
-  if constexpr (requires { F::kTable; }) {
-    tile4<F, R, T>(w, row_bytes, x, y, ldy, cols);
-  } else {
-    tile8<F, R, T>(w, row_bytes, x, y, ldy, cols);
-  }
-}
-
 // Row and token blocking as in matmul_int_avx512.cc (8 rows for gemv, 6 rows x 4 tokens for gemm).
 constexpr int kGemvRows = 8;
 constexpr int kGemmRows = 6;
@@ -193,7 +183,11 @@ struct FileTile {
   template <int R, int T>
   static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
                   int64_t cols) {
-    run_tile<F, R, T>(w, row_bytes, x, y, ldy, cols);
+    if constexpr (requires { F::kTable; }) {
+      tile4<F, R, T>(w, row_bytes, x, y, ldy, cols);
+    } else {
+      tile8<F, R, T>(w, row_bytes, x, y, ldy, cols);
+    }
   }
 };
 

@@ -204,16 +204,6 @@ void tile_channel(const uint8_t* w, int64_t row_bytes, const float* x, float* y,
   }
 }
 
-template <class B, int R, int T>
-void run_tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-              int64_t cols) {
-  if constexpr (std::is_same_v<B, Channel>) {
-    tile_channel<R, T>(w, row_bytes, x, y, ldy, cols);
-  } else {
-    tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
-  }
-}
-
 // Row and token blocking as in matmul_avx2.cc (8 rows for gemv, 4 rows x 3 tokens for gemm).
 constexpr int kGemvRows = 8;
 constexpr int kGemmRows = 4;
@@ -225,7 +215,11 @@ struct FileTile {
   template <int R, int T>
   static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
                   int64_t cols) {
-    run_tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
+    if constexpr (std::is_same_v<B, Channel>) {
+      tile_channel<R, T>(w, row_bytes, x, y, ldy, cols);
+    } else {
+      tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
+    }
   }
 };
 

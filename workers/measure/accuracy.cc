@@ -6,21 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/generate.h"
+#include "measure/latency.h"
 #include "squeeze/kernels/ops.h"
 #include "util/status_macros.h"
 
 namespace squeeze {
-namespace {
-
-double Percentile(std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const double idx = q * double(sorted.size() - 1);
-  const size_t lo = size_t(std::floor(idx)), hi = size_t(std::ceil(idx));
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (idx - double(lo));
-}
-
-}  // namespace
-
 std::vector<std::vector<int32_t>> MakeWindows(std::span<const int32_t> text_tokens, int context,
                                               int32_t bos_id) {
   std::vector<std::vector<int32_t>> windows;
@@ -90,9 +80,9 @@ AccuracyReport CompareLogProbs(const LogProbs& model, const LogProbs* baseline) 
   }
   r.kld.mean = n ? sum / double(n) : 0;
   std::sort(kl.begin(), kl.end());
-  r.kld.median = Percentile(kl, 0.5);
-  r.kld.p90 = Percentile(kl, 0.9);
-  r.kld.p99 = Percentile(kl, 0.99);
+  r.kld.median = QuantileOfSorted(kl, 0.5);
+  r.kld.p90 = QuantileOfSorted(kl, 0.9);
+  r.kld.p99 = QuantileOfSorted(kl, 0.99);
   r.kld.max = kl.empty() ? 0 : kl.back();
   r.top1_agreement = n ? double(agree) / double(n) : 0;
   return r;

@@ -20,23 +20,24 @@ double NowMs() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-double Quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double idx = q * double(v.size() - 1);
-  const size_t lo = size_t(std::floor(idx)), hi = size_t(std::ceil(idx));
-  return v[lo] + (v[hi] - v[lo]) * (idx - double(lo));
-}
-
 }  // namespace
+
+double QuantileOfSorted(std::span<const double> sorted, double q) {
+  if (sorted.empty()) return 0;
+  const double idx = q * double(sorted.size() - 1);
+  const size_t lo = size_t(std::floor(idx)), hi = size_t(std::ceil(idx));
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (idx - double(lo));
+}
 
 Stats ComputeStats(std::span<const double> samples) {
   Stats s;
   if (samples.empty()) return s;
   std::vector<double> v(samples.begin(), samples.end());
-  s.median = Quantile(v, 0.5);
-  s.p90 = Quantile(v, 0.9);
-  s.min = *std::min_element(v.begin(), v.end());
-  s.max = *std::max_element(v.begin(), v.end());
+  std::sort(v.begin(), v.end());
+  s.median = QuantileOfSorted(v, 0.5);
+  s.p90 = QuantileOfSorted(v, 0.9);
+  s.min = v.front();
+  s.max = v.back();
   double sum = 0;
   for (double x : v) sum += x;
   s.mean = sum / double(v.size());

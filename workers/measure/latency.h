@@ -26,6 +26,10 @@ struct Stats {
 
 Stats ComputeStats(std::span<const double> samples);
 
+// The q-quantile (q in [0, 1]) of ascending `sorted` values, interpolating linearly between
+// neighbours; 0 for an empty list.
+double QuantileOfSorted(std::span<const double> sorted, double q);
+
 struct LatencyReport {
   int prompt_tokens = 0, generated_tokens = 0, repeats = 0, threads = 0;
   std::string isa;
