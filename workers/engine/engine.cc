@@ -12,6 +12,20 @@
 
 namespace squeeze {
 
+const char* LinearSiteName(LinearSite s) {
+  switch (s) {
+    case LinearSite::kQkv:
+      return "qkv";
+    case LinearSite::kWo:
+      return "wo";
+    case LinearSite::kGateUp:
+      return "gate_up";
+    case LinearSite::kDown:
+      return "down";
+  }
+  return "?";
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Model& model,
                                                        const EngineOptions& opts) {
   if (absl::Status s = ValidateModel(model, model.source.empty() ? "model" : model.source); !s.ok())
@@ -20,6 +34,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Model& model,
   if (opts.max_context > 0) ctx = opts.max_context;
   if (ctx <= 0) return absl::InvalidArgumentError("engine: max_context must be positive");
   if (opts.max_batch <= 0) return absl::InvalidArgumentError("engine: max_batch must be positive");
+  if (opts.last_layer >= model.config.n_layers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "engine: last_layer ", opts.last_layer, " is not below n_layers ", model.config.n_layers));
+  }
   if (!IsaSupported(opts.isa)) {
     return absl::InvalidArgumentError(
         absl::StrCat("engine: instruction set ", IsaName(opts.isa), " is not supported here"));
@@ -69,6 +87,9 @@ absl::Status Engine::Forward(std::span<const int32_t> tokens, float* logits, boo
                                                      model_.config.vocab_size, ")"));
     }
   }
+  if (logits && opts_.last_layer >= 0) {
+    return absl::InvalidArgumentError("engine: no logits when stopping after last_layer");
+  }
   if (pos_ + n > max_context_) {
     return absl::OutOfRangeError(absl::StrCat("engine: context of ", pos_ + n,
                                               " tokens exceeds max_context ", max_context_));
@@ -94,10 +115,15 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
 
   for (int64_t t = 0; t < n; ++t) model_.embedding.RowToFloat(tokens[t], x_.data() + t * dim);
 
-  for (int64_t l = 0; l < c.n_layers; ++l) {
+  const int64_t layers = opts_.last_layer >= 0 ? opts_.last_layer + 1 : c.n_layers;
+  auto observe = [&](int64_t l, LinearSite site, const float* in, int64_t cols) {
+    if (opts_.observer) opts_.observer(int(l), site, in, n, cols);
+  };
+  for (int64_t l = 0; l < layers; ++l) {
     const LayerWeights& w = model_.layers[l];
     for (int64_t t = 0; t < n; ++t)
       rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.attn_norm.data(), dim, c.norm_eps);
+    observe(l, LinearSite::kQkv, xb_.data(), dim);
     Linear(pool_, isa, w.wq, xb_.data(), n, q_.data());
     Linear(pool_, isa, w.wk, xb_.data(), n, k_.data());
     Linear(pool_, isa, w.wv, xb_.data(), n, v_.data());
@@ -125,19 +151,22 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     }
     CausalAttention(pool_, {c.n_heads, c.n_kv_heads, int32_t(hd)}, q_.data(), kc, vc, pos, n,
                     att_.data(), scores_.data());
+    observe(l, LinearSite::kWo, att_.data(), q_dim);
     Linear(pool_, isa, w.wo, att_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
 
     for (int64_t t = 0; t < n; ++t)
       rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.ffn_norm.data(), dim, c.norm_eps);
+    observe(l, LinearSite::kGateUp, xb_.data(), dim);
     Linear(pool_, isa, w.w_gate, xb_.data(), n, hb_.data());
     Linear(pool_, isa, w.w_up, xb_.data(), n, hb2_.data());
     swiglu_ref(hb_.data(), hb2_.data(), n * hidden);
+    observe(l, LinearSite::kDown, hb_.data(), hidden);
     Linear(pool_, isa, w.w_down, hb_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
   }
   pos_ += int(n);
-  if (!logits) return;
+  if (!logits || layers < c.n_layers) return;
   const int64_t first = all_logits ? 0 : n - 1;
   for (int64_t t = first; t < n; ++t)
     rmsnorm_ref(x_.data() + t * dim, x_.data() + t * dim, model_.final_norm.data(), dim,

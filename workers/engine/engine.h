@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -14,11 +15,31 @@
 
 namespace squeeze {
 
+// The input a layer's matrix products read; the matrices of one site share that input.
+enum class LinearSite : uint8_t {
+  kQkv = 0,     // attention-normed hidden state -> wq, wk, wv   (cols = dim)
+  kWo = 1,      // attention output              -> wo           (cols = n_heads * head_dim)
+  kGateUp = 2,  // FFN-normed hidden state       -> w_gate, w_up (cols = dim)
+  kDown = 3,    // SwiGLU output                 -> w_down       (cols = hidden_dim)
+};
+inline constexpr int kLinearSiteCount = 4;
+const char* LinearSiteName(LinearSite s);  // "qkv", "wo", "gate_up", "down"
+
+// Sees the input of every layer matrix product before it runs: x is (n, cols) row-major,
+// one row per token of the batch. Called on the engine's calling thread.
+using LinearObserver =
+    std::function<void(int layer, LinearSite site, const float* x, int64_t n, int64_t cols)>;
+
 struct EngineOptions {
   int threads = 0;      // <= 0: one per online CPU
   int max_context = 0;  // <= 0: the model's max_seq_len
   int max_batch = 128;  // tokens per prefill step (longer inputs are split)
   Isa isa = ActiveIsa();
+  // Calibration hooks: observer (when set) sees every layer's matrix inputs; with
+  // last_layer >= 0 the forward pass stops after that layer (no later layers, no logits:
+  // Forward must then be called with logits == nullptr).
+  LinearObserver observer;
+  int last_layer = -1;
 };
 
 class Engine {

@@ -24,12 +24,22 @@ struct LayerWeights {
   WeightTensor w_down;           // (dim, hidden_dim)   HF down_proj, llama2.c w2
 };
 
+// How the engine stores the KV cache (the `kv_cache` technique sets it).
+enum class KvCacheFormat : uint8_t {
+  kF32 = 0,
+  kInt8 = 1,     // per (token, kv head): f32 scale absmax / 127, then int8 codes
+  kFp8E4M3 = 2,  // per (token, kv head): f32 scale absmax / 448, then E4M3 bytes
+};
+const char* KvCacheFormatName(KvCacheFormat f);  // "f32", "int8", "fp8_e4m3"
+
 struct Model {
   ModelConfig config;
   WeightTensor embedding;               // (vocab_size, dim)
   std::vector<LayerWeights> layers;     // n_layers
   std::vector<float> final_norm;        // (dim)
   std::optional<WeightTensor> lm_head;  // (vocab_size, dim); empty when tied to embedding
+
+  KvCacheFormat kv_cache = KvCacheFormat::kF32;
 
   std::string source;        // path it was loaded from
   std::string content_hash;  // hash of the weights as loaded (hex), for cache keys

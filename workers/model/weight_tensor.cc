@@ -41,6 +41,14 @@ WeightTensor WeightTensor::FromFloat(WeightFormat format, int64_t rows, int64_t 
   return Owned(format, rows, cols, std::move(bytes));
 }
 
+int64_t WeightTensor::bytes() const {
+  int64_t b = rows_ * row_bytes_;
+  if (split_) b += split_->dense->bytes() + int64_t(split_->cols.size()) * int64_t(sizeof(int32_t));
+  return b;
+}
+
+// TODO(llm_int8): WithSplit, and RowToFloat adding the split columns.
+
 void WeightTensor::RowToFloat(int64_t r, float* out) const {
   GetFormatTraits(format_).to_float(row(r), out, cols_);
 }

@@ -11,6 +11,16 @@
 
 namespace squeeze {
 
+class WeightTensor;
+
+// Input columns of a matrix computed apart, in another format (LLM.int8() keeps outlier
+// columns in 16 bits): y = main · x' + dense · x[cols], where x' is x with `cols` zeroed.
+// The main tensor holds zeros in those columns.
+struct SplitColumns {
+  std::vector<int32_t> cols;                  // sorted, distinct input column indices
+  std::shared_ptr<const WeightTensor> dense;  // (rows, cols.size())
+};
+
 class WeightTensor {
  public:
   WeightTensor() = default;
@@ -32,12 +42,18 @@ class WeightTensor {
   const uint8_t* data() const { return data_; }
   const uint8_t* row(int64_t r) const { return data_ + r * row_bytes_; }
   bool empty() const { return data_ == nullptr; }
-  // Bytes held for inference: the packed rows (scales and zero points are inside them).
-  int64_t bytes() const { return rows_ * row_bytes_; }
+  // Bytes held for inference: the packed rows (scales and zero points are inside them), plus
+  // a split part's dense bytes and its int32 column indices.
+  int64_t bytes() const;
   // Identity of the storage (two tensors sharing bytes, like a tied classifier, compare equal).
   const void* storage_id() const { return data_; }
 
-  // Unpacks row r into out[0, cols).
+  // The columns computed apart, or null (see SplitColumns).
+  const SplitColumns* split() const { return split_.get(); }
+  // This tensor with `split` attached (it must have rows() rows and valid column indices).
+  WeightTensor WithSplit(SplitColumns split) const;
+
+  // Unpacks row r into out[0, cols) (a split part's columns included).
   void RowToFloat(int64_t r, float* out) const;
   // Unpacks the whole matrix (rows * cols floats, row-major).
   std::vector<float> ToFloat() const;
@@ -47,6 +63,7 @@ class WeightTensor {
   int64_t rows_ = 0, cols_ = 0, row_bytes_ = 0;
   const uint8_t* data_ = nullptr;
   std::shared_ptr<const void> keepalive_;
+  std::shared_ptr<const SplitColumns> split_;
 };
 
 }  // namespace squeeze

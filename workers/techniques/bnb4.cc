@@ -17,7 +17,7 @@ class Bnb4Technique : public Technique {
         codes_(std::move(codes)),
         embeddings_(embeddings) {}
 
-  absl::Status Apply(Model& model) const override {
+  absl::Status Apply(Model& model, const TechniqueContext&) const override {
     absl::StatusOr<WeightFormat> to = LookUpFormat(format_, format_);
     if (!to.ok()) return to.status();
     ConvertLayerMatrices(model, *to, embeddings_);

@@ -14,7 +14,7 @@ class PrecisionTechnique : public Technique {
   PrecisionTechnique(std::string spec, std::string format)
       : spec_(std::move(spec)), format_(std::move(format)) {}
 
-  absl::Status Apply(Model& model) const override {
+  absl::Status Apply(Model& model, const TechniqueContext&) const override {
     absl::StatusOr<WeightFormat> to = LookUpFormat("precision", format_);
     if (!to.ok()) return to.status();
     // MutableMatrices lists a tied classifier once (as the embedding), so it stays tied.

@@ -94,22 +94,33 @@ absl::StatusOr<Pipeline> MakePipeline(const std::vector<std::string>& specs) {
   return p;
 }
 
-absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline, Model& model) {
+absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline, Model& model,
+                                                       const TechniqueContext& ctx) {
   std::vector<std::string> applied;
   Hasher h;
   h.Field(model.content_hash);
   for (size_t i = 0; i < pipeline.steps.size(); ++i) {
     const Technique& step = *pipeline.steps[i];
     std::string what = step.Describe();
-    if (absl::Status s = step.Apply(model); !s.ok()) {
+    if (absl::Status s = step.Apply(model, ctx); !s.ok()) {
       const std::string spec = i < pipeline.specs.size() ? pipeline.specs[i] : what;
       return absl::Status(s.code(), absl::StrCat(spec, ": ", s.message()));
     }
     h.Field(what);
+    if (step.uses_calibration() && ctx.calibration) h.Field(ctx.calibration->key);
     applied.push_back(std::move(what));
   }
   if (!applied.empty()) model.content_hash = h.Hex();
   return applied;
+}
+
+absl::StatusOr<const CalibrationSet*> RequireCalibration(const TechniqueContext& ctx,
+                                                         const std::string& technique) {
+  if (ctx.calibration) return ctx.calibration;
+  return absl::FailedPreconditionError(
+      absl::StrCat(technique,
+                   ": needs calibration text (give one with --calib-text FILE, or a "
+                   "calibration section in the sweep)"));
 }
 
 }  // namespace squeeze

@@ -47,8 +47,10 @@ struct Pipeline {
 absl::StatusOr<Pipeline> MakePipeline(const std::vector<std::string>& specs);
 
 // Applies the steps in order. Afterwards model.content_hash identifies the transformed
-// weights (a hash of the old hash and every step's Describe()), so caches keyed by it never
-// mix up the transformed and the original model. Returns each step's Describe().
-absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline, Model& model);
+// weights (a hash of the old hash, every step's Describe() and, for steps that calibrate,
+// the calibration set's key), so caches keyed by it never mix up the transformed and the
+// original model. Returns each step's Describe().
+absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline, Model& model,
+                                                       const TechniqueContext& ctx = {});
 
 }  // namespace squeeze

@@ -28,7 +28,7 @@ class RtnTechnique : public Technique {
         symmetric_(symmetric),
         embeddings_(embeddings) {}
 
-  absl::Status Apply(Model& model) const override {
+  absl::Status Apply(Model& model, const TechniqueContext&) const override {
     absl::StatusOr<WeightFormat> to = LookUpFormat("rtn", format_);
     if (!to.ok()) return to.status();
     ConvertLayerMatrices(model, *to, embeddings_);

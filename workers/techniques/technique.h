@@ -16,9 +16,24 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "calibration/calibration.h"
 #include "model/model.h"
 
 namespace squeeze {
+
+// What a technique may use besides the model: calibration sequences and the shared
+// statistics cache, and the engine settings to run calibration passes with.
+struct TechniqueContext {
+  const CalibrationSet* calibration = nullptr;  // null: no calibration text was given
+  StatsCache* stats = nullptr;                  // null: collect without caching
+  int threads = 0;
+  Isa isa = ActiveIsa();
+};
+
+// The calibration set of `ctx`, or an error naming `technique` that says it needs
+// calibration text (`--calib-text` on the CLI).
+absl::StatusOr<const CalibrationSet*> RequireCalibration(const TechniqueContext& ctx,
+                                                         const std::string& technique);
 
 class Technique {
  public:
@@ -27,9 +42,11 @@ class Technique {
   // Transforms `model` in place. Tensors it replaces are new Owned tensors, so a copy of the
   // model taken before (which shares the old storage) stays unchanged. On error the model
   // may be partly transformed and should be discarded.
-  // TODO(calibration): becomes Apply(Model&, const Calibration&) when calibration statistics
-  // (per-linear input norms, Hessians) land; techniques that need none ignore the argument.
-  virtual absl::Status Apply(Model& model) const = 0;
+  // Techniques that need no calibration ignore ctx.
+  virtual absl::Status Apply(Model& model, const TechniqueContext& ctx) const = 0;
+
+  // True when the result depends on the calibration set (it enters the model's hash then).
+  virtual bool uses_calibration() const { return false; }
 
   // One line: the canonical spec with every parameter resolved ("rtn:bits=4,group=32,...")
   // followed by what it does and to which matrices, for reports and logs.
@@ -92,6 +109,7 @@ struct TechniqueInfo {
   std::string family;   // "precision", "quantization", "pruning", ...
   std::string summary;  // one sentence for `squeeze techniques`
   std::vector<ParamSpec> params;
+  bool needs_calibration = false;  // Apply fails without ctx.calibration
   // Builds the technique from validated params. May still fail on combinations the schema
   // cannot express (e.g. rtn group=0 with bits=4), with an error naming the parameters.
   TechniqueFactory factory;

@@ -49,6 +49,13 @@ enum class WeightFormat : uint8_t {
   kQ2G32Asym = 29,  // per 32 weights: f16 d, f16 m, 8 bytes of unsigned 2-bit codes
   kQ2G64Asym = 30,
   kQ2G128Asym = 31,
+  // W8A8: weights as kQ8Channel (per output row: f32 scale, then int8 codes in [-127, 127]);
+  // the kernels quantize each input vector (token) to int8 on the fly with its own scale
+  // absmax / 127 and compute int8 x int8 -> int32 dot products (VNNI where present).
+  kW8A8 = 32,
+  // TF32 emulation: f32 storage of weights rounded to a 10-bit mantissa; the kernels round
+  // the inputs the same way and accumulate in f32 (what tensor cores do in TF32 mode).
+  kTf32 = 33,
 };
 inline constexpr int kWeightFormatCount = 32;
 

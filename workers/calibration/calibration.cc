@@ -1,0 +1,4 @@
+// Calibration sets and input statistics (see calibration.h).
+#include "calibration/calibration.h"
+
+namespace squeeze {}  // namespace squeeze
