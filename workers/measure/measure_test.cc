@@ -56,6 +56,9 @@ TEST(SizeTest, BytesAreThePackedBytesOfEveryTensorOnce) {
     EXPECT_EQ(s16.bytes, 2 * matrices + 4 * norms);
     EXPECT_NEAR(s16.ratio_to_baseline, double(s16.bytes) / double(s32.bytes), 1e-12);
     EXPECT_EQ(s16.bytes_by_format.at("f16"), 2 * matrices);
+    EXPECT_EQ(s16.layer_params, c.n_layers * per_layer);
+    EXPECT_EQ(s16.layer_matrix_bytes, 2 * c.n_layers * per_layer);
+    EXPECT_DOUBLE_EQ(s16.layer_bits_per_weight, 16.0);
   }
 }
 

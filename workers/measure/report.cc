@@ -37,6 +37,8 @@ std::string FormatReportTable(const EvalReport& r) {
   row("bytes", absl::StrFormat("%d (%s)", r.size.bytes, Bytes(r.size.bytes)));
   row("parameters", absl::StrFormat("%d", r.size.params));
   row("bits per weight", absl::StrFormat("%.3f", r.size.bits_per_weight));
+  row("layer bits per weight",
+      absl::StrFormat("%.3f (q, k, v, o, gate, up, down)", r.size.layer_bits_per_weight));
   for (const auto& [fmt, b] : r.size.bytes_by_format)
     row("  matrices in " + fmt, absl::StrFormat("%d (%s)", b, Bytes(b)));
   if (r.size.ratio_to_baseline > 0)
@@ -91,6 +93,7 @@ std::string FormatReportJson(const EvalReport& r) {
                {"matrix_bytes", r.size.matrix_bytes},
                {"params", r.size.params},
                {"bits_per_weight", r.size.bits_per_weight},
+               {"layer_bits_per_weight", r.size.layer_bits_per_weight},
                {"bytes_by_format", by_format}};
   if (r.size.ratio_to_baseline > 0) j["size"]["ratio_to_baseline"] = r.size.ratio_to_baseline;
   if (r.accuracy) {

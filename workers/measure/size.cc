@@ -20,6 +20,14 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
   r.params += norms;
   r.bytes = r.matrix_bytes + norms * int64_t(sizeof(float));
   r.bits_per_weight = r.params ? 8.0 * double(r.bytes) / double(r.params) : 0.0;
+  for (const LayerWeights& l : model.layers) {
+    for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      r.layer_matrix_bytes += t->bytes();
+      r.layer_params += t->rows() * t->cols();
+    }
+  }
+  r.layer_bits_per_weight =
+      r.layer_params ? 8.0 * double(r.layer_matrix_bytes) / double(r.layer_params) : 0.0;
   if (baseline) {
     const SizeReport b = MeasureSize(*baseline, nullptr);
     r.ratio_to_baseline = b.bytes ? double(r.bytes) / double(b.bytes) : 0.0;

@@ -15,6 +15,11 @@ struct SizeReport {
   int64_t matrix_bytes = 0;  // packed matrices only
   int64_t params = 0;        // number of weights (matrices + norms), tied ones once
   double bits_per_weight = 0;
+  // The transformer layers' matrices only (q, k, v, o, gate, up, down): what quantization
+  // methods change when embedding and classifier are left alone.
+  int64_t layer_matrix_bytes = 0;
+  int64_t layer_params = 0;
+  double layer_bits_per_weight = 0;
   double ratio_to_baseline = 0;                    // bytes / baseline bytes; 0 without a baseline
   std::map<std::string, int64_t> bytes_by_format;  // format name -> matrix bytes
 };
