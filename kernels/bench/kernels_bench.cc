@@ -24,6 +24,7 @@ struct Shape {
 // (larger than L3 in every format), 288x768 the FFN of stories15M (in cache).
 constexpr Shape kShapes[] = {{4096, 4096, false}, {4096, 11008, false}, {288, 768, true}};
 constexpr int64_t kGemmTokens = 16;
+constexpr int64_t kLongGemmTokens = 64;
 
 // Packed random weights (rows, cols) of a format and n random input vectors.
 struct Data {
@@ -140,6 +141,12 @@ bool RegisterAll() {
         benchmark::RegisterBenchmark(
             ("BM_Gemm" + suffix + "/n" + std::to_string(kGemmTokens)).c_str(), BM_Gemm, f, isa, s,
             kGemmTokens)
+            ->Unit(benchmark::kMicrosecond);
+        // A longer prefill on the attention shape (more tokens per weight row loaded).
+        if (isa == Isa::kRef || &s != &kShapes[0]) continue;
+        benchmark::RegisterBenchmark(
+            ("BM_Gemm" + suffix + "/n" + std::to_string(kLongGemmTokens)).c_str(), BM_Gemm, f, isa,
+            s, kLongGemmTokens)
             ->Unit(benchmark::kMicrosecond);
       }
     }

@@ -16,6 +16,20 @@ extern const MatmulKernels kMatmulIntAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];
+// Formats that also transform the inputs, one table per format and level (only that format's
+// row is set): w8a8 (matmul_w8a8_<isa>.cc; the AVX-512 one needs AVX512-VNNI, and where the CPU
+// lacks it the AVX2 kernels serve the AVX-512 level) and tf32 (matmul_tf32_<isa>.cc).
+extern const MatmulKernels kMatmulW8a8Avx2[kWeightFormatCount];
+extern const MatmulKernels kMatmulW8a8Avx512[kWeightFormatCount];
+extern const MatmulKernels kMatmulTf32Avx2[kWeightFormatCount];
+extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
+
+// VNNI kernels of q8_channel and the q8/q4 group formats (matmul_int_vnni512.cc); at the
+// AVX-512 level they replace kMatmulIntAvx512's rows on CPUs with AVX512-VNNI.
+extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
+
+// Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
+bool HasAvx512Vnni();
 
 // The kernels of format f at exactly this level (no fallback; for kRef the reference kernels),
 // or an entry with null pointers when the level has none.

@@ -13,6 +13,11 @@ bool Complete(const MatmulKernels& k) {
 
 }  // namespace
 
+bool HasAvx512Vnni() {
+  static const bool has = __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
 const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
   const int i = static_cast<int>(f);
   switch (isa) {
@@ -20,9 +25,15 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       return GetMatmulKernelsRef(f);
     case Isa::kAvx2:
       if (Complete(kMatmulAvx2[i])) return kMatmulAvx2[i];
+      if (Complete(kMatmulW8a8Avx2[i])) return kMatmulW8a8Avx2[i];
+      if (Complete(kMatmulTf32Avx2[i])) return kMatmulTf32Avx2[i];
       return Complete(kMatmulIntAvx2[i]) ? kMatmulIntAvx2[i] : kMatmulFloat8Avx2[i];
     case Isa::kAvx512:
       if (Complete(kMatmulAvx512[i])) return kMatmulAvx512[i];
+      if (Complete(kMatmulW8a8Avx512[i]))
+        return HasAvx512Vnni() ? kMatmulW8a8Avx512[i] : kMatmulW8a8Avx2[i];
+      if (Complete(kMatmulTf32Avx512[i])) return kMatmulTf32Avx512[i];
+      if (HasAvx512Vnni() && Complete(kMatmulIntVnni512[i])) return kMatmulIntVnni512[i];
       return Complete(kMatmulIntAvx512[i]) ? kMatmulIntAvx512[i] : kMatmulFloat8Avx512[i];
   }
   return kNone;

@@ -1,6 +1,8 @@
 // AVX2 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group, sym
 // and asym): 8 codes are widened to f32 in registers, scaled by their block's d (and m), then
-// FMA'd with the float activations; there is no separate dequantize pass over the matrix.
+// FMA'd with the activations; there is no separate dequantize pass over the matrix. The
+// activations are first rounded to int8 blocks as the reference does (tile_loops.h,
+// GemvRoundedX).
 // Compiled with -mavx2 -mfma -mf16c: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 
@@ -225,7 +227,7 @@ struct FileTile {
 
 template <class B>
 constexpr MatmulKernels IntAvx2() {
-  return {GemvByRows<FileTile<B>, kGemvRows>, GemmByTiles<FileTile<B>, kGemmRows, kGemmTokens>};
+  return {GemvRoundedX<FileTile<B>, kGemvRows>, GemmRoundedX<FileTile<B>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace

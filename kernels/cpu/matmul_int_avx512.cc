@@ -1,6 +1,8 @@
 // AVX-512 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group,
 // sym and asym): 16 codes are widened to f32 in registers, scaled by their block's d (and m),
-// then FMA'd with the float activations; there is no separate dequantize pass over the matrix.
+// then FMA'd with the activations; there is no separate dequantize pass over the matrix. The
+// activations are first rounded to int8 blocks as the reference does (tile_loops.h,
+// GemvRoundedX). On CPUs with AVX512-VNNI the q8/q4 formats use matmul_int_vnni512.cc instead.
 // Compiled with -mavx512f/bw/vl/dq: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX-512 copy of a shared inline function can leak out.
 
@@ -224,7 +226,7 @@ struct FileTile {
 
 template <class B>
 constexpr MatmulKernels IntAvx512() {
-  return {GemvByRows<FileTile<B>, kGemvRows>, GemmByTiles<FileTile<B>, kGemmRows, kGemmTokens>};
+  return {GemvRoundedX<FileTile<B>, kGemvRows>, GemmRoundedX<FileTile<B>, kGemmRows, kGemmTokens>};
 }
 
 }  // namespace

@@ -8,9 +8,16 @@
 //
 // Internal linkage on purpose: each SIMD file includes this and gets its own copy, compiled
 // for its instruction set, so no copy can be shared with code built for another one.
+//
+// The integer formats round the activations to int8 blocks first (matmul.h, "Activation
+// rounding"); GemvRoundedX / GemmRoundedX give a float tile exactly those rounded values
+// (RoundActivationBlocks below computes them with the reference's float operations), so a
+// file without integer dot products still meets the reference's semantics.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
 namespace squeeze::cpu {
 namespace {
@@ -43,6 +50,61 @@ void GemmByTiles(const void* w, int64_t row_bytes, const float* x, int64_t n, fl
     GemmRowBlock<Tile, Rows, Tokens, Rows>(p + r * row_bytes, row_bytes, x, n, y + r, ldy, cols);
   for (; r < rows; ++r)
     GemmRowBlock<Tile, Rows, Tokens, 1>(p + r * row_bytes, row_bytes, x, n, y + r, ldy, cols);
+}
+
+// A per-thread scratch buffer of at least `bytes` bytes (64-byte aligned), kept between calls.
+// Each kernel file has its own. Returns null when memory runs out.
+void* ThreadScratch(size_t bytes) {
+  struct Buffer {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer buf;
+  if (bytes == 0) bytes = 64;
+  if (buf.size < bytes) {
+    std::free(buf.p);
+    const size_t size = (bytes + 63) / 64 * 64;
+    buf.p = std::aligned_alloc(64, size);
+    buf.size = buf.p ? size : 0;
+  }
+  return buf.p;
+}
+
+// Activation rounding (matmul.h): per block of 32 values (the last one may be shorter),
+// d = absmax / 127, q = nearbyint(x * (127 / absmax)) (0 when absmax is 0), out = d * q.
+// Builtins rather than std::fabs / std::nearbyint, whose inline copies could be shared with
+// code built for another instruction set.
+void RoundActivationBlocks(const float* x, int64_t n, float* out) {
+  for (int64_t b = 0; b < n; b += 32) {
+    const int64_t e = n - b < 32 ? n : b + 32;
+    float amax = 0;
+    for (int64_t c = b; c < e; ++c) {
+      const float a = __builtin_fabsf(x[c]);
+      amax = a > amax ? a : amax;
+    }
+    const float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int64_t c = b; c < e; ++c) out[c] = d * __builtin_nearbyintf(x[c] * id);
+  }
+}
+
+// gemv / gemm of a float tile on the rounded activations.
+template <class Tile, int GemvRows>
+void GemvRoundedX(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
+                  int64_t cols) {
+  float* xr = static_cast<float*>(ThreadScratch(size_t(cols) * sizeof(float)));
+  if (xr == nullptr) std::abort();
+  RoundActivationBlocks(x, cols, xr);
+  GemvByRows<Tile, GemvRows>(w, row_bytes, xr, y, rows, cols);
+}
+
+template <class Tile, int Rows, int Tokens>
+void GemmRoundedX(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
+                  int64_t ldy, int64_t rows, int64_t cols) {
+  float* xr = static_cast<float*>(ThreadScratch(size_t(n * cols) * sizeof(float)));
+  if (xr == nullptr) std::abort();
+  for (int64_t t = 0; t < n; ++t) RoundActivationBlocks(x + t * cols, cols, xr + t * cols);
+  GemmByTiles<Tile, Rows, Tokens>(w, row_bytes, xr, n, y, ldy, rows, cols);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "ref/quant_act.h"
 #include "ref/quant_float.h"
 #include "ref/quant_int.h"
 #include "squeeze/kernels/format.h"
@@ -70,6 +71,8 @@ const FormatTraits kTraits[kWeightFormatCount] = {
     /* kQ2G32Asym   */ {"q2_g32_asym", 32, sizeof(block_q2_g32_asym), 0, dequantize_row_q2_g32_asym, quantize_row_q2_g32_asym_ref},
     /* kQ2G64Asym   */ {"q2_g64_asym", 64, sizeof(block_q2_g64_asym), 0, dequantize_row_q2_g64_asym, quantize_row_q2_g64_asym_ref},
     /* kQ2G128Asym  */ {"q2_g128_asym", 128, sizeof(block_q2_g128_asym), 0, dequantize_row_q2_g128_asym, quantize_row_q2_g128_asym_ref},
+    /* kW8A8        */ {"w8a8", 1, 1, 4, dequantize_row_q8_channel, quantize_row_q8_channel_ref},
+    /* kTf32        */ {"tf32", 1, 4, 0, dequantize_row_tf32, quantize_row_tf32_ref},
 };
 // clang-format on
 

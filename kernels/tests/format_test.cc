@@ -267,7 +267,9 @@ TEST(FormatTraitsTest, EnumValuesAreStable) {
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G32Asym), 29);
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G64Asym), 30);
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G128Asym), 31);
-  EXPECT_EQ(kWeightFormatCount, 32);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kW8A8), 32);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kTf32), 33);
+  EXPECT_EQ(kWeightFormatCount, 34);
 }
 
 // ---- integer formats ----
@@ -307,6 +309,8 @@ constexpr IntSpec kIntSpecs[] = {
     {"q2_g32_asym", WeightFormat::kQ2G32Asym, 29, 2, 32, true},
     {"q2_g64_asym", WeightFormat::kQ2G64Asym, 30, 2, 64, true},
     {"q2_g128_asym", WeightFormat::kQ2G128Asym, 31, 2, 128, true},
+    // w8a8 stores its weights exactly as q8_channel (its inputs are quantized by the kernels).
+    {"w8a8", WeightFormat::kW8A8, 32, 8, 0, false},
 };
 
 // Largest code magnitude: symmetric codes use [-(2^(b-1)-1), 2^(b-1)-1], asymmetric [0, 2^b-1].
@@ -407,8 +411,9 @@ TEST(IntFormatTest, NamesEnumValuesAndTraits) {
     EXPECT_EQ(t.block_weights, s.group == 0 ? 1 : s.group);
     EXPECT_EQ(t.row_header_bytes, s.group == 0 ? 4 : 0);
   }
-  // 3 float formats, the integer ones, and 4 low-bit float ones (quant_float_test.cc).
-  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4, kWeightFormatCount);
+  // 3 float formats, the integer ones (w8a8 included), 4 low-bit float ones
+  // (quant_float_test.cc) and tf32 (quant_act_test.cc).
+  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4 + 1, kWeightFormatCount);
   WeightFormat f;
   for (const char* bad :
        {"q4", "q4_g32_sym", "Q4_G32", "q8_g16", "q4_g32asym", "q8_chan", "q3_g16", "q2_channel"})

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -30,6 +31,10 @@ namespace {
 // cases, whose single output can cancel: the largest seen was 1.3e-10 (q8_g32_asym 1x64; f32
 // reaches 3e-11 in the same way), hence 1e-8. A wrong nibble, scale or block costs ~1e-3.
 // The 3- and 2-bit formats use the same path with coarser codes, hence the same budget.
+// W8A8: the integer dot products are exact in every kernel, only the final scaling rounds
+// differently (a few ulps, nmse ~1e-14), while one input code off by one costs ~1e-6.
+// TF32: products of two 11-bit significands are exact in f32, so only the summation order
+// differs from the reference, as for f32 (with the 1-row shapes of the integer formats).
 struct FormatBudget {
   WeightFormat format;
   double nmse;
@@ -51,6 +56,7 @@ constexpr FormatBudget kBudgets[] = {
     {WeightFormat::kQ2G32, 1e-8},     {WeightFormat::kQ2G64, 1e-8},
     {WeightFormat::kQ2G128, 1e-8},    {WeightFormat::kQ2G32Asym, 1e-8},
     {WeightFormat::kQ2G64Asym, 1e-8}, {WeightFormat::kQ2G128Asym, 1e-8},
+    {WeightFormat::kW8A8, 1e-12},     {WeightFormat::kTf32, 1e-8},
 };
 static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
 
@@ -226,8 +232,11 @@ constexpr WeightFormat kFloat8Formats[] = {
     WeightFormat::kFp8E4M3,
     WeightFormat::kFp8E5M2,
 };
+// Formats whose kernels also transform the inputs (ref/quant_act.h).
+constexpr WeightFormat kActFormats[] = {WeightFormat::kW8A8, WeightFormat::kTf32};
 static_assert(3 + sizeof(kIntFormats) / sizeof(kIntFormats[0]) +
-                  sizeof(kFloat8Formats) / sizeof(kFloat8Formats[0]) ==
+                  sizeof(kFloat8Formats) / sizeof(kFloat8Formats[0]) +
+                  sizeof(kActFormats) / sizeof(kActFormats[0]) ==
               kWeightFormatCount);
 
 // Integer formats: row lengths around the group sizes (32, 64, 128), the 16/8-lane vector
@@ -245,6 +254,13 @@ INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulTest,
 
 INSTANTIATE_TEST_SUITE_P(Float8Kernels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(kFloat8Formats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::ValuesIn(kIntRows),
+                                            ::testing::ValuesIn(kIntCols)),
+                         ParamName);
+
+INSTANTIATE_TEST_SUITE_P(ActKernels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(kActFormats),
                                             ::testing::Values(Isa::kAvx2, Isa::kAvx512),
                                             ::testing::ValuesIn(kIntRows),
                                             ::testing::ValuesIn(kIntCols)),
@@ -327,6 +343,10 @@ TEST_P(MatmulIntTest, OneHotInputs) {
     traits.from_float_ref(row.data(), w.data() + r * row_bytes, cols);
     traits.to_float(w.data() + r * row_bytes, deq.data() + r * cols, cols);
   }
+  std::vector<float> row_max(rows, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      row_max[r] = std::max(row_max[r], std::fabs(deq[r * cols + c]));
   std::vector<float> x(cols, 0.0f), y(rows), y2(2 * rows);
   std::vector<float> x2(2 * cols, 0.0f);
   for (int64_t c = 0; c < cols; ++c) {
@@ -339,6 +359,17 @@ TEST_P(MatmulIntTest, OneHotInputs) {
     x2[cols + c] = 2.0f;
     kernels.gemm(w.data(), row_bytes, x2.data(), 2, y2.data(), rows, rows, cols);
     for (int64_t r = 0; r < rows; ++r) {
+      if (QuantizesActivations(format)) {
+        // x rounds to d * 127 with d = 1 / 127 in f32 (matmul.h); the kernels may round
+        // d_w * d_x once more than the reference, so allow a few ulps of the row's scale,
+        // far below one code step (absmax / 127 at 8 bits).
+        const float want = float(double(deq[r * cols + c]) * double(1.0f / 127.0f) * 127.0);
+        const float tol = 4e-6f * row_max[r];
+        ASSERT_NEAR(y[r], want, tol) << "gemv row " << r << " col " << c;
+        ASSERT_NEAR(y2[r], want, tol) << "gemm row " << r << " col " << c;
+        ASSERT_NEAR(y2[rows + r], 2.0f * want, 2 * tol) << "gemm token 1 row " << r << " col " << c;
+        continue;
+      }
       ASSERT_EQ(y[r], deq[r * cols + c]) << "gemv row " << r << " col " << c;
       ASSERT_EQ(y2[r], deq[r * cols + c]) << "gemm row " << r << " col " << c;
       ASSERT_EQ(y2[rows + r], 2.0f * deq[r * cols + c]) << "gemm token 1 row " << r << " col " << c;
@@ -361,6 +392,105 @@ INSTANTIATE_TEST_SUITE_P(Float8Kernels, MatmulIntTest,
                            return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
                                   IsaName(std::get<1>(info.param));
                          });
+
+// The reference's activation rounding (matmul.h) on hand-picked inputs: per 32-value block
+// d = absmax / 127 and q = nearbyint(x / d) with halves to even, worked out by hand here.
+TEST(MatmulRefTest, IntegerFormatsRoundActivationsPerBlock) {
+  const int64_t cols = 40;
+  std::vector<float> x(cols, 0.0f), xr(cols, 0.0f);
+  // Block 0: absmax 127, so d = 1 and q = x rounded half to even.
+  x[0] = 127.0f, xr[0] = 127.0f;
+  x[1] = 63.5f, xr[1] = 64.0f;
+  x[2] = 0.5f, xr[2] = 0.0f;
+  x[3] = -1.5f, xr[3] = -2.0f;
+  x[4] = 2.4f, xr[4] = 2.0f;
+  // Block 1 (8 values): absmax 7.9375 = 127 / 16, so d = 1 / 16.
+  x[32] = -7.9375f, xr[32] = -7.9375f;
+  x[33] = 0.03125f, xr[33] = 0.0f;      // 0.5 / 16: half, to even
+  x[34] = 0.09375f, xr[34] = 0.125f;    // 1.5 / 16
+  x[35] = -0.15625f, xr[35] = -0.125f;  // -2.5 / 16
+  x[36] = 1.0f, xr[36] = 1.0f;
+  // Weights: a q8_channel matrix; the expectation uses its dequantized values.
+  const int64_t rows = 3;
+  const WeightFormat f = WeightFormat::kQ8Channel;
+  const int64_t rb = RowBytes(f, cols);
+  std::vector<uint8_t> w(rows * rb);
+  std::vector<float> deq(rows * cols), row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) row[c] = float((c * (r + 3)) % 7) - 3.0f;
+    GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
+    GetFormatTraits(f).to_float(w.data() + r * rb, deq.data() + r * cols, cols);
+  }
+  std::vector<float> y(rows), y_exact(rows);
+  GetMatmulKernelsRef(f).gemv(w.data(), rb, x.data(), y.data(), rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double want = 0, unrounded = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      want += double(deq[r * cols + c]) * xr[c];
+      unrounded += double(deq[r * cols + c]) * x[c];
+    }
+    EXPECT_NEAR(y[r], want, 1e-6 * std::fabs(want)) << "row " << r;
+    EXPECT_GT(std::fabs(want - unrounded), 1e-3) << "row " << r << ": example does not round";
+  }
+  // The float formats use x as given.
+  EXPECT_FALSE(QuantizesActivations(WeightFormat::kF32));
+  EXPECT_FALSE(QuantizesActivations(WeightFormat::kNf4));
+  EXPECT_FALSE(QuantizesActivations(WeightFormat::kFp8E4M3));
+  EXPECT_TRUE(QuantizesActivations(WeightFormat::kQ4G32));
+  EXPECT_TRUE(QuantizesActivations(WeightFormat::kQ2G128Asym));
+}
+
+// On CPUs with AVX512-VNNI the q8/q4 formats get the VNNI kernels at the AVX-512 level, so the
+// harness above does not reach the plain AVX-512 ones (which round x and use float tiles):
+// check those directly against the reference.
+TEST(MatmulIntAvx512Test, PlainKernelsMatchReference) {
+  if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "avx512 is not supported by this CPU";
+  for (WeightFormat f : kIntFormats) {
+    const MatmulKernels& k = cpu::kMatmulIntAvx512[int(f)];
+    const MatmulKernels& ref = GetMatmulKernelsRef(f);
+    SCOPED_TRACE(GetFormatTraits(f).name);
+    ASSERT_NE(k.gemv, nullptr);
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (int64_t cols : {17, 100, 300}) {
+      const int64_t rows = 11, n = 6, rb = RowBytes(f, cols);
+      GuardedBuffer w(size_t(rows * rb));
+      ASSERT_TRUE(w.ok());
+      std::vector<float> row(cols), x(n * cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (float& v : row) v = dist(rng);
+        GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
+      }
+      for (float& v : x) v = dist(rng);
+      std::vector<float> want(n * rows), got(n * rows);
+      int64_t non_finite;
+      ref.gemv(w.data(), rb, x.data(), want.data(), rows, cols);
+      k.gemv(w.data(), rb, x.data(), got.data(), rows, cols);
+      EXPECT_LE(Nmse(std::vector<float>(got.begin(), got.begin() + rows),
+                     std::vector<float>(want.begin(), want.begin() + rows), &non_finite),
+                Budget(f))
+          << "gemv cols " << cols;
+      ref.gemm(w.data(), rb, x.data(), n, want.data(), rows, rows, cols);
+      k.gemm(w.data(), rb, x.data(), n, got.data(), rows, rows, cols);
+      EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "gemm cols " << cols;
+      EXPECT_EQ(non_finite, 0);
+    }
+  }
+}
+
+// Where the CPU has AVX512-VNNI, the q8/q4 formats must get the VNNI kernels (otherwise the
+// harness would silently test the slower ones).
+TEST(MatmulDispatchTest, VnniKernelsServeQ8AndQ4) {
+  if (!IsaSupported(Isa::kAvx512) || !cpu::HasAvx512Vnni())
+    GTEST_SKIP() << "no AVX512-VNNI on this CPU";
+  for (WeightFormat f : kIntFormats) {
+    const bool bits8or4 = int(f) <= int(WeightFormat::kQ4G128Asym);
+    EXPECT_EQ(cpu::kMatmulIntVnni512[int(f)].gemv != nullptr, bits8or4) << GetFormatTraits(f).name;
+    if (bits8or4) {
+      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulIntVnni512[int(f)].gemv);
+    }
+  }
+}
 
 // The reference itself against a direct double-precision sum over the unpacked F32 matrix.
 TEST(MatmulRefTest, F32MatchesDirectDoubleSum) {
@@ -396,12 +526,16 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
     // A format has real kernels in exactly one table of each level.
     EXPECT_EQ(int(cpu::kMatmulAvx512[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx512[i].gemv != nullptr) +
-                  int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr),
+                  int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulW8a8Avx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulTf32Avx512[i].gemv != nullptr),
               1)
         << name;
     EXPECT_EQ(int(cpu::kMatmulAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx2[i].gemv != nullptr) +
-                  int(cpu::kMatmulFloat8Avx2[i].gemv != nullptr),
+                  int(cpu::kMatmulFloat8Avx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulW8a8Avx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulTf32Avx2[i].gemv != nullptr),
               1)
         << name;
     EXPECT_EQ(GetMatmulKernels(f, Isa::kRef).gemv, GetMatmulKernelsRef(f).gemv) << name;

@@ -2,6 +2,7 @@
 // decode limit (weight bytes read per token / measured memory read bandwidth).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "engine/engine.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct BenchArgs {
   std::string model;
+  std::string format;  // convert every matrix to this format first; empty: as loaded
   int threads = 0;
   bool quiet = false;
   LatencySettings latency;
@@ -31,8 +33,25 @@ int64_t DecodeBytesPerToken(const Model& m) {
   return bytes;
 }
 
+// Converts every matrix of the model (embedding and classifier included) to format f with the
+// format's reference quantizer, so that a speed comparison between formats covers all bytes.
+void ConvertAllMatrices(Model& m, WeightFormat f) {
+  for (auto& [name, t] : m.MutableMatrices()) {
+    if (t->format() == f && !t->split()) continue;
+    const std::vector<float> v = t->ToFloat();
+    *t = WeightTensor::FromFloat(f, t->rows(), t->cols(), v.data());
+  }
+}
+
 absl::Status RunBench(const BenchArgs& a) {
   ASSIGN_OR_RETURN(Model model, LoadModelVerbose(a.model, a.quiet));
+  if (!a.format.empty()) {
+    WeightFormat f;
+    if (!FormatFromName(a.format, &f))
+      return absl::InvalidArgumentError("--format: " + a.format + " is not a weight format name");
+    if (!a.quiet) std::fprintf(stderr, "converting every matrix to %s\n", a.format.c_str());
+    ConvertAllMatrices(model, f);
+  }
   EngineOptions eo;
   eo.threads = a.threads;
   eo.max_context = std::min(model.config.max_seq_len, a.latency.prompt + a.latency.generate);
@@ -48,6 +67,11 @@ absl::Status RunBench(const BenchArgs& a) {
   const double decode_ms = lat.decode_ms_per_token.median;
   std::printf("model                 %s\n", a.model.c_str());
   std::printf("shape                 %s\n", ConfigSummary(model.config).c_str());
+  std::printf(
+      "weights               %s, %.1f MB\n",
+      GetFormatTraits(model.layers.empty() ? model.embedding.format() : model.layers[0].wq.format())
+          .name,
+      double(MeasureSize(model, nullptr).bytes) / 1e6);
   std::printf("threads / kernels     %d / %s\n", lat.threads, lat.isa.c_str());
   std::printf("read bandwidth        %.2f GB/s (median of 5 passes over %lld MB)\n", bw.gb_per_s,
               static_cast<long long>(bw.buffer_bytes / 1000000));
@@ -70,6 +94,9 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
       "bench", "Prefill/decode speed of a model next to the memory-bandwidth limit for decode");
   c->add_option("--model", a->model, "Hugging Face folder or llama2.c .bin checkpoint")->required();
   c->add_option("--threads", a->threads, "threads (0: all cores)")->default_val(0);
+  c->add_option("--format", a->format,
+                "convert every matrix (embedding and classifier included) to this weight "
+                "format before measuring (e.g. q8_channel, q4_g32, nf4; default: as loaded)");
   c->add_option("--prompt", a->latency.prompt, "prompt tokens")->default_val(128);
   c->add_option("--generate", a->latency.generate, "generated tokens")->default_val(32);
   c->add_option("--repeats", a->latency.repeats, "measured repeats")->default_val(5);

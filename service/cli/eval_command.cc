@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "calibration/calibration.h"
 #include "engine/engine.h"
 #include "measure/baseline_cache.h"
 #include "measure/report.h"
@@ -18,6 +19,8 @@ namespace {
 
 struct EvalArgs {
   std::string model, tokenizer, text, baseline, cache_dir, isa;
+  std::string calib_text;  // calibration text for the techniques that need one
+  CalibrationOptions calib;
   std::vector<std::string> apply;  // technique specs, applied in order
   bool json = false, no_latency = false, no_cache = false, quiet = false;
   int threads = 0;
@@ -80,7 +83,36 @@ absl::Status RunEval(const EvalArgs& a) {
     return absl::Status(pipeline.status().code(),
                         "--apply " + std::string(pipeline.status().message()));
   }
+  if (a.calib_text.empty()) {
+    for (const std::string& spec : a.apply) {
+      absl::StatusOr<std::pair<std::string, ParamMap>> parsed = ParseApplySpec(spec);
+      const TechniqueInfo* info = parsed.ok() ? FindTechnique(parsed->first) : nullptr;
+      if (info && info->needs_calibration) {
+        absl::StatusOr<const CalibrationSet*> none = RequireCalibration({}, info->name);
+        return absl::Status(none.status().code(),
+                            "--apply " + spec + ": " + std::string(none.status().message()));
+      }
+    }
+  }
   ASSIGN_OR_RETURN(Model model, LoadModelVerbose(a.model, a.quiet));
+  EvalReport r;
+  // Calibration sequences come from the tokenizer the evaluation uses.
+  std::optional<CalibrationSet> calibration;
+  if (!a.calib_text.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok,
+                     LoadTokenizerFor(a.tokenizer, model, &r.tokenizer_path));
+    ASSIGN_OR_RETURN(std::string text, ReadFileToString(a.calib_text));
+    ASSIGN_OR_RETURN(calibration, MakeCalibrationSet(*tok, text, a.calib_text, a.calib));
+    r.calibration = absl::StrFormat("%s: %d sequences x %d tokens", a.calib_text,
+                                    calibration->sequences.size(), a.calib.context);
+    Log(a, "calibration: " + r.calibration);
+  }
+  StatsCache stats;
+  TechniqueContext ctx;
+  ctx.calibration = calibration ? &*calibration : nullptr;
+  ctx.stats = &stats;
+  ctx.threads = eo.threads;
+  ctx.isa = eo.isa;
   std::optional<Model> base;
   std::vector<std::string> applied;
   if (!a.apply.empty()) {
@@ -90,7 +122,7 @@ absl::Status RunEval(const EvalArgs& a) {
       base = model;
       Log(a, "baseline: " + a.model + " as loaded");
     }
-    ASSIGN_OR_RETURN(applied, ApplyPipeline(*pipeline, model));
+    ASSIGN_OR_RETURN(applied, ApplyPipeline(*pipeline, model, ctx));
     for (const std::string& step : applied) Log(a, "applied " + step);
   }
   if (!a.baseline.empty()) {
@@ -101,7 +133,6 @@ absl::Status RunEval(const EvalArgs& a) {
                           a.model, model.config.vocab_size, a.baseline, base->config.vocab_size));
     }
   }
-  EvalReport r;
   r.model_path = a.model;
   r.model_hash = model.content_hash;
   r.baseline_path = !a.baseline.empty() ? a.baseline : base ? a.model : "";
@@ -164,6 +195,16 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
                 "technique to apply to the model before measuring, as name or "
                 "name:key=value,... (repeatable, applied in order; see `squeeze techniques`)")
       ->allow_extra_args(false);
+  c->add_option("--calib-text", a->calib_text,
+                "calibration text for techniques that need one (gptq, awq, ...)");
+  c->add_option("--calib-sequences", a->calib.sequences,
+                "calibration sequences cut from --calib-text (fewer when it is short)")
+      ->default_val(16)
+      ->check(CLI::PositiveNumber);
+  c->add_option("--calib-context", a->calib.context,
+                "tokens per calibration sequence, BOS included")
+      ->default_val(128)
+      ->check(CLI::Range(2, 1 << 20));
   c->add_option("--context", a->eval.context, "tokens per evaluation window, BOS included")
       ->default_val(256)
       ->check(CLI::Range(2, 1 << 20));

@@ -46,11 +46,21 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const Model& model,
 }
 
 Engine::Engine(const Model& model, const EngineOptions& opts, int max_context)
-    : model_(model), opts_(opts), max_context_(max_context), pool_(opts.threads) {
+    : model_(model),
+      opts_(opts),
+      max_context_(max_context),
+      pool_(opts.threads),
+      kv_format_(model.kv_cache) {
   const ModelConfig& c = model.config;
   const int64_t kv_dim = c.kv_dim(), hd = c.head_dim(), half = hd / 2;
-  k_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
-  v_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
+  if (kv_format_ == KvCacheFormat::kF32) {
+    k_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
+    v_cache_.assign(c.n_layers, std::vector<float>(int64_t(max_context) * kv_dim));
+  } else {
+    const int64_t bytes = int64_t(max_context) * c.n_kv_heads * KvRowBytes(kv_format_, hd);
+    kq_cache_.assign(c.n_layers, std::vector<uint8_t>(bytes));
+    vq_cache_.assign(c.n_layers, std::vector<uint8_t>(bytes));
+  }
   rope_cos_.resize(int64_t(max_context) * half);
   rope_sin_.resize(int64_t(max_context) * half);
   for (int64_t p = 0; p < max_context; ++p) {
@@ -74,7 +84,8 @@ Engine::Engine(const Model& model, const EngineOptions& opts, int max_context)
 }
 
 int64_t Engine::kv_bytes_per_token() const {
-  return int64_t(model_.config.n_layers) * 2 * model_.config.kv_dim() * int64_t(sizeof(float));
+  const ModelConfig& c = model_.config;
+  return int64_t(c.n_layers) * 2 * c.n_kv_heads * KvRowBytes(kv_format_, c.head_dim());
 }
 
 absl::Status Engine::Forward(std::span<const int32_t> tokens, float* logits, bool all_logits) {
@@ -129,8 +140,9 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     Linear(pool_, isa, w.wv, xb_.data(), n, v_.data());
 
     // RoPE (half-split layout) on queries and keys, then append keys/values to the cache.
-    float* kc = k_cache_[l].data();
-    float* vc = v_cache_[l].data();
+    const bool f32_cache = kv_format_ == KvCacheFormat::kF32;
+    float* kc = f32_cache ? k_cache_[l].data() : nullptr;
+    float* vc = f32_cache ? v_cache_[l].data() : nullptr;
     for (int64_t t = 0; t < n; ++t) {
       const float* cs = rope_cos_.data() + (pos + t) * half;
       const float* sn = rope_sin_.data() + (pos + t) * half;
@@ -146,11 +158,25 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
       };
       rotate(q_.data() + t * q_dim, c.n_heads);
       rotate(k_.data() + t * kv_dim, c.n_kv_heads);
-      std::memcpy(kc + (pos + t) * kv_dim, k_.data() + t * kv_dim, kv_dim * sizeof(float));
-      std::memcpy(vc + (pos + t) * kv_dim, v_.data() + t * kv_dim, kv_dim * sizeof(float));
+      if (f32_cache) {
+        std::memcpy(kc + (pos + t) * kv_dim, k_.data() + t * kv_dim, kv_dim * sizeof(float));
+        std::memcpy(vc + (pos + t) * kv_dim, v_.data() + t * kv_dim, kv_dim * sizeof(float));
+      } else {
+        const int64_t rb = KvRowBytes(kv_format_, hd);
+        for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+          const int64_t at = ((pos + t) * c.n_kv_heads + h) * rb;
+          QuantizeKvRow(kv_format_, k_.data() + t * kv_dim + h * hd, kq_cache_[l].data() + at, hd);
+          QuantizeKvRow(kv_format_, v_.data() + t * kv_dim + h * hd, vq_cache_[l].data() + at, hd);
+        }
+      }
     }
-    CausalAttention(pool_, {c.n_heads, c.n_kv_heads, int32_t(hd)}, q_.data(), kc, vc, pos, n,
-                    att_.data(), scores_.data());
+    const AttentionShape shape{c.n_heads, c.n_kv_heads, int32_t(hd)};
+    if (f32_cache) {
+      CausalAttention(pool_, shape, q_.data(), kc, vc, pos, n, att_.data(), scores_.data());
+    } else {
+      CausalAttentionQuantized(pool_, shape, kv_format_, q_.data(), kq_cache_[l].data(),
+                               vq_cache_[l].data(), pos, n, att_.data(), scores_.data());
+    }
     observe(l, LinearSite::kWo, att_.data(), q_dim);
     Linear(pool_, isa, w.wo, att_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];

@@ -63,8 +63,11 @@ class Engine {
   Isa isa() const { return opts_.isa; }
   const Model& model() const { return model_; }
   int32_t vocab_size() const { return model_.config.vocab_size; }
-  // Bytes of KV cache per token of context (all layers, keys and values).
+  // Bytes of KV cache per token of context (all layers, keys and values; for a quantized
+  // cache the codes and the per-(token, kv head) scales).
   int64_t kv_bytes_per_token() const;
+  // The KV cache format (the model's kv_cache when the engine was created).
+  KvCacheFormat kv_cache_format() const { return kv_format_; }
 
  private:
   Engine(const Model& model, const EngineOptions& opts, int max_context);
@@ -75,8 +78,12 @@ class Engine {
   int max_context_;
   int pos_ = 0;
   ThreadPool pool_;
-  std::vector<std::vector<float>> k_cache_, v_cache_;  // per layer: (max_context, kv_dim)
-  std::vector<float> rope_cos_, rope_sin_;             // (max_context, head_dim / 2)
+  KvCacheFormat kv_format_;
+  // kF32: per layer (max_context, kv_dim) floats. Quantized: per layer (max_context,
+  // n_kv_heads) rows of KvRowBytes(kv_format_, head_dim) bytes (engine/attention.h).
+  std::vector<std::vector<float>> k_cache_, v_cache_;
+  std::vector<std::vector<uint8_t>> kq_cache_, vq_cache_;
+  std::vector<float> rope_cos_, rope_sin_;  // (max_context, head_dim / 2)
   // Scratch, sized for max_batch tokens.
   std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_, scores_;
 };

@@ -59,7 +59,26 @@ TEST(SizeTest, BytesAreThePackedBytesOfEveryTensorOnce) {
     EXPECT_EQ(s16.layer_params, c.n_layers * per_layer);
     EXPECT_EQ(s16.layer_matrix_bytes, 2 * c.n_layers * per_layer);
     EXPECT_DOUBLE_EQ(s16.layer_bits_per_weight, 16.0);
+    // The KV cache: keys and values of every layer, f32 per element.
+    EXPECT_EQ(s16.kv_cache_format, "f32");
+    EXPECT_EQ(s16.kv_bytes_per_token, int64_t(c.n_layers) * 2 * c.kv_dim() * 4);
   }
+}
+
+TEST(SizeTest, KvBytesPerTokenAreWhatTheEngineAllocates) {
+  for (KvCacheFormat f : {KvCacheFormat::kF32, KvCacheFormat::kInt8, KvCacheFormat::kFp8E4M3}) {
+    Model m = TinyModel(2, WeightFormat::kF32, true);
+    m.kv_cache = f;
+    auto engine = Engine::Create(m);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    const SizeReport s = MeasureSize(m, nullptr);
+    EXPECT_EQ(s.kv_cache_format, KvCacheFormatName(f));
+    EXPECT_EQ(s.kv_bytes_per_token, (*engine)->kv_bytes_per_token()) << KvCacheFormatName(f);
+  }
+  Model m = TinyModel(2, WeightFormat::kF32, true);
+  m.kv_cache = KvCacheFormat::kInt8;  // per (token, kv head): f32 scale + one byte per element
+  EXPECT_EQ(MeasureSize(m, nullptr).kv_bytes_per_token,
+            int64_t(m.config.n_layers) * 2 * m.config.n_kv_heads * (4 + m.config.head_dim()));
 }
 
 TEST(AccuracyTest, WindowsScoreEveryTextTokenOnce) {

@@ -32,6 +32,7 @@ std::string FormatReportTable(const EvalReport& r) {
   row("shape", r.config_summary);
   for (size_t i = 0; i < r.techniques.size(); ++i)
     row(absl::StrFormat("applied (%d of %d)", i + 1, r.techniques.size()), r.techniques[i]);
+  if (!r.calibration.empty()) row("calibration", r.calibration);
   if (!r.baseline_path.empty()) row("baseline", r.baseline_path);
   o += "size (weights as held for inference)\n";
   row("bytes", absl::StrFormat("%d (%s)", r.size.bytes, Bytes(r.size.bytes)));
@@ -41,8 +42,15 @@ std::string FormatReportTable(const EvalReport& r) {
       absl::StrFormat("%.3f (q, k, v, o, gate, up, down)", r.size.layer_bits_per_weight));
   for (const auto& [fmt, b] : r.size.bytes_by_format)
     row("  matrices in " + fmt, absl::StrFormat("%d (%s)", b, Bytes(b)));
+  if (r.size.bytes_by_format.count("tf32")) {
+    row("  note",
+        "tf32 is an emulation on CPU (weights and inputs rounded to 10-bit mantissas, "
+        "f32 arithmetic): its accuracy is TF32's, its speed is not");
+  }
   if (r.size.ratio_to_baseline > 0)
     row("size / baseline", absl::StrFormat("%.4f", r.size.ratio_to_baseline));
+  row("KV cache per token",
+      absl::StrFormat("%s (%s)", Bytes(r.size.kv_bytes_per_token), r.size.kv_cache_format));
   if (r.accuracy) {
     const AccuracyReport& a = *r.accuracy;
     o += absl::StrFormat("accuracy (%s, context %d, BOS + window, every token scored once)\n",
@@ -71,7 +79,6 @@ std::string FormatReportTable(const EvalReport& r) {
     row("decode ms/token",
         absl::StrFormat("median %.3f  p90 %.3f  cv %.1f%%", l.decode_ms_per_token.median,
                         l.decode_ms_per_token.p90, 100 * l.decode_ms_per_token.cv));
-    row("KV cache per token", Bytes(l.kv_bytes_per_token));
     row("peak RSS", Bytes(l.peak_rss_bytes));
   }
   o += "environment\n";
@@ -86,6 +93,7 @@ std::string FormatReportJson(const EvalReport& r) {
   nlohmann::json j;
   j["model"] = {{"path", r.model_path}, {"hash", r.model_hash}, {"shape", r.config_summary}};
   j["techniques"] = r.techniques;  // [] when measured as loaded
+  if (!r.calibration.empty()) j["calibration"] = r.calibration;
   if (!r.baseline_path.empty()) j["baseline"] = {{"path", r.baseline_path}};
   nlohmann::json by_format = nlohmann::json::object();
   for (const auto& [fmt, b] : r.size.bytes_by_format) by_format[fmt] = b;
@@ -94,8 +102,11 @@ std::string FormatReportJson(const EvalReport& r) {
                {"params", r.size.params},
                {"bits_per_weight", r.size.bits_per_weight},
                {"layer_bits_per_weight", r.size.layer_bits_per_weight},
+               {"kv_cache_format", r.size.kv_cache_format},
+               {"kv_bytes_per_token", r.size.kv_bytes_per_token},
                {"bytes_by_format", by_format}};
   if (r.size.ratio_to_baseline > 0) j["size"]["ratio_to_baseline"] = r.size.ratio_to_baseline;
+  if (r.size.bytes_by_format.count("tf32")) j["size"]["emulated"] = {"tf32"};
   if (r.accuracy) {
     const AccuracyReport& a = *r.accuracy;
     nlohmann::json acc = {{"text", {{"path", r.text_path}, {"hash", r.text_hash}}},

@@ -24,6 +24,9 @@ struct EvalReport {
   // Techniques applied to the loaded model, in order (each step's Describe(): canonical spec,
   // then what it did); empty when the model was measured as loaded.
   std::vector<std::string> techniques;
+  // The calibration set the techniques used ("file: 16 sequences x 128 tokens"); empty when
+  // none was given.
+  std::string calibration;
   SizeReport size;
   std::optional<AccuracyReport> accuracy;
   bool baseline_from_cache = false;

@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "engine/attention.h"
+
 namespace squeeze {
 
 SizeReport MeasureSize(const Model& model, const Model* baseline) {
@@ -12,7 +14,11 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
     if (!seen.insert(t->storage_id()).second) continue;
     r.matrix_bytes += t->bytes();
     r.params += t->rows() * t->cols();
-    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes();
+    // A split tensor's dense part (LLM.int8() outlier columns) counts under its own format.
+    const SplitColumns* split = t->split();
+    const int64_t split_bytes = split ? t->bytes() - t->rows() * t->row_bytes() : 0;
+    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes() - split_bytes;
+    if (split) r.bytes_by_format[GetFormatTraits(split->dense->format()).name] += split_bytes;
   }
   int64_t norms = int64_t(model.final_norm.size());
   for (const LayerWeights& l : model.layers)
@@ -28,6 +34,10 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
   }
   r.layer_bits_per_weight =
       r.layer_params ? 8.0 * double(r.layer_matrix_bytes) / double(r.layer_params) : 0.0;
+  const ModelConfig& c = model.config;
+  r.kv_cache_format = KvCacheFormatName(model.kv_cache);
+  r.kv_bytes_per_token =
+      int64_t(c.n_layers) * 2 * c.n_kv_heads * KvRowBytes(model.kv_cache, c.head_dim());
   if (baseline) {
     const SizeReport b = MeasureSize(*baseline, nullptr);
     r.ratio_to_baseline = b.bytes ? double(r.bytes) / double(b.bytes) : 0.0;

@@ -66,6 +66,12 @@ absl::Status SaveHfModel(const Model& m, const std::string& dir) {
 
   std::vector<StWriteTensor> tensors;
   auto add_matrix = [&](const std::string& name, const WeightTensor& t) -> absl::Status {
+    if (t.split()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, ": tensor ", name, " has ", t.split()->cols.size(),
+                       " input columns kept apart in another format (LLM.int8() outliers): not "
+                       "representable in safetensors"));
+    }
     ASSIGN_OR_RETURN(StDtype dtype, DtypeOf(t.format(), name));
     tensors.push_back({name, dtype, {t.rows(), t.cols()}, t.data(), uint64_t(t.bytes())});
     return absl::OkStatus();

@@ -47,6 +47,18 @@ absl::Status CheckVector(const std::vector<float>& v, const std::string& name, i
 
 }  // namespace
 
+const char* KvCacheFormatName(KvCacheFormat f) {
+  switch (f) {
+    case KvCacheFormat::kF32:
+      return "f32";
+    case KvCacheFormat::kInt8:
+      return "int8";
+    case KvCacheFormat::kFp8E4M3:
+      return "fp8_e4m3";
+  }
+  return "?";
+}
+
 std::vector<std::pair<std::string, const WeightTensor*>> Model::Matrices() const {
   return ListMatrices<const Model, const WeightTensor>(*this);
 }

@@ -2,6 +2,10 @@
 #include "model/weight_tensor.h"
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
 
 namespace squeeze {
 
@@ -47,10 +51,51 @@ int64_t WeightTensor::bytes() const {
   return b;
 }
 
-// TODO(llm_int8): WithSplit, and RowToFloat adding the split columns.
+namespace {
+
+// A malformed split is a programming error of the technique that built it: stop loudly.
+[[noreturn]] void BadSplit(const std::string& what) {
+  std::fprintf(stderr, "WeightTensor::WithSplit: %s\n", what.c_str());
+  std::abort();
+}
+
+}  // namespace
+
+WeightTensor WeightTensor::WithSplit(SplitColumns split) const {
+  if (empty()) BadSplit("the main tensor is empty");
+  if (!split.dense) BadSplit("no dense part");
+  const WeightTensor& d = *split.dense;
+  if (d.split()) BadSplit("the dense part is itself split");
+  if (d.rows() != rows_) {
+    BadSplit(absl::StrCat("dense part has ", d.rows(), " rows, the matrix ", rows_));
+  }
+  if (d.cols() != int64_t(split.cols.size())) {
+    BadSplit(absl::StrCat("dense part has ", d.cols(), " columns for ", split.cols.size(),
+                          " split columns"));
+  }
+  for (size_t i = 0; i < split.cols.size(); ++i) {
+    const int64_t c = split.cols[i];
+    if (c < 0 || c >= cols_) {
+      BadSplit(absl::StrCat("column ", c, " is outside [0, ", cols_, ")"));
+    }
+    if (i > 0 && c <= split.cols[i - 1]) {
+      BadSplit(absl::StrCat("columns are not sorted and distinct at index ", i));
+    }
+  }
+  WeightTensor t = *this;
+  t.split_ = split.cols.empty() ? nullptr : std::make_shared<const SplitColumns>(std::move(split));
+  return t;
+}
 
 void WeightTensor::RowToFloat(int64_t r, float* out) const {
   GetFormatTraits(format_).to_float(row(r), out, cols_);
+  if (!split_) return;
+  // The product reads those columns from the dense part only (x is zeroed there for the main
+  // part), so they take the dense values.
+  const int64_t k = int64_t(split_->cols.size());
+  std::vector<float> dense(k);
+  split_->dense->RowToFloat(r, dense.data());
+  for (int64_t i = 0; i < k; ++i) out[split_->cols[i]] = dense[i];
 }
 
 std::vector<float> WeightTensor::ToFloat() const {

@@ -12,10 +12,15 @@
 
 namespace squeeze {
 
-TechniqueInfo PrecisionTechniqueInfo();  // precision.cc
-TechniqueInfo RtnTechniqueInfo();        // rtn.cc
-TechniqueInfo Nf4TechniqueInfo();        // bnb4.cc
-TechniqueInfo Fp4TechniqueInfo();        // bnb4.cc
+TechniqueInfo PrecisionTechniqueInfo();    // precision.cc
+TechniqueInfo RtnTechniqueInfo();          // rtn.cc
+TechniqueInfo Nf4TechniqueInfo();          // bnb4.cc
+TechniqueInfo Fp4TechniqueInfo();          // bnb4.cc
+TechniqueInfo KvCacheTechniqueInfo();      // kv_cache.cc
+TechniqueInfo LlmInt8TechniqueInfo();      // llm_int8.cc
+TechniqueInfo SmoothQuantTechniqueInfo();  // smoothquant.cc
+TechniqueInfo GptqTechniqueInfo();         // gptq.cc
+TechniqueInfo AwqTechniqueInfo();          // awq.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum

@@ -12,7 +12,8 @@ std::vector<std::string> PrecisionFormatNames() {
     const FormatTraits& t = GetFormatTraits(static_cast<WeightFormat>(i));
     if (t.name == nullptr || t.block_weights != 1) continue;
     const std::string_view name = t.name;
-    if (name.starts_with("f") || name.starts_with("bf")) out.emplace_back(name);
+    // Element-wise float formats only (tf32 too); w8a8 belongs to the smoothquant technique.
+    if (name.starts_with("f") || name.starts_with("bf") || name == "tf32") out.emplace_back(name);
   }
   return out;
 }

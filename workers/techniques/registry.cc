@@ -14,8 +14,10 @@ namespace squeeze {
 
 const std::vector<TechniqueInfo>& AllTechniques() {
   static const std::vector<TechniqueInfo>* const kAll = [] {
-    auto* v = new std::vector<TechniqueInfo>{PrecisionTechniqueInfo(), RtnTechniqueInfo(),
-                                             Nf4TechniqueInfo(), Fp4TechniqueInfo()};
+    auto* v = new std::vector<TechniqueInfo>{
+        PrecisionTechniqueInfo(), RtnTechniqueInfo(),     Nf4TechniqueInfo(),
+        Fp4TechniqueInfo(),       GptqTechniqueInfo(),    AwqTechniqueInfo(),
+        KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo()};
     std::sort(v->begin(), v->end(),
               [](const TechniqueInfo& a, const TechniqueInfo& b) { return a.name < b.name; });
     return v;
@@ -101,16 +103,19 @@ absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline,
   h.Field(model.content_hash);
   for (size_t i = 0; i < pipeline.steps.size(); ++i) {
     const Technique& step = *pipeline.steps[i];
-    std::string what = step.Describe();
     if (absl::Status s = step.Apply(model, ctx); !s.ok()) {
-      const std::string spec = i < pipeline.specs.size() ? pipeline.specs[i] : what;
+      const std::string spec = i < pipeline.specs.size() ? pipeline.specs[i] : step.Describe();
       return absl::Status(s.code(), absl::StrCat(spec, ": ", s.message()));
     }
+    // After Apply: a description may report what the step found (llm_int8's outliers).
+    std::string what = step.Describe();
     h.Field(what);
     if (step.uses_calibration() && ctx.calibration) h.Field(ctx.calibration->key);
     applied.push_back(std::move(what));
+    // Updated after every step: calibration statistics cached by content hash (StatsCache)
+    // must never be those of the model before an earlier step.
+    model.content_hash = h.Hex();
   }
-  if (!applied.empty()) model.content_hash = h.Hex();
   return applied;
 }
 

@@ -46,10 +46,11 @@ struct Pipeline {
 // is prefixed with the spec itself ("rtn:bits=5: rtn.bits: 5 is not one of 2, 3, 4, 8").
 absl::StatusOr<Pipeline> MakePipeline(const std::vector<std::string>& specs);
 
-// Applies the steps in order. Afterwards model.content_hash identifies the transformed
-// weights (a hash of the old hash, every step's Describe() and, for steps that calibrate,
-// the calibration set's key), so caches keyed by it never mix up the transformed and the
-// original model. Returns each step's Describe().
+// Applies the steps in order. After each step model.content_hash identifies the transformed
+// weights (a hash of the old hash, every step's Describe() so far and, for steps that
+// calibrate, the calibration set's key), so caches keyed by it never mix up the transformed
+// and the original model, nor two stages of a pipeline. Returns each step's Describe(),
+// taken after its Apply (so it may report what the step found).
 absl::StatusOr<std::vector<std::string>> ApplyPipeline(const Pipeline& pipeline, Model& model,
                                                        const TechniqueContext& ctx = {});
 

@@ -16,6 +16,8 @@ enum class WeightFormat : uint8_t {
   // Integer formats (block structs and reference conversions in kernels/ref/quant_int.h).
   // Symmetric codes use q in [-(2^(b-1)-1), 2^(b-1)-1] (no -2^(b-1)); value = d * q.
   // Asymmetric codes use q in [0, 2^b - 1]; value = d * q + m.
+  // The matrix kernels of all integer formats (these and q3/q2 below) multiply by the inputs
+  // rounded to int8 blocks of 32 (matmul.h, "Activation rounding").
   kQ8Channel = 3,  // per output row: f32 scale, then int8 codes
   kQ8G32 = 4,      // per 32 weights: f16 d, 32 int8
   kQ8G64 = 5,
@@ -52,12 +54,16 @@ enum class WeightFormat : uint8_t {
   // W8A8: weights as kQ8Channel (per output row: f32 scale, then int8 codes in [-127, 127]);
   // the kernels quantize each input vector (token) to int8 on the fly with its own scale
   // absmax / 127 and compute int8 x int8 -> int32 dot products (VNNI where present).
+  // The row bytes are exactly kQ8Channel's (no extra header). Each token x is quantized like a
+  // q8_channel row (sx = absmax / 127, qx = round(x / sx) ties away from zero, clamped to
+  // [-127, 127]); y = sw * sx * sum(qw * qx), the integer sum exact (kernels/ref/quant_act.h).
   kW8A8 = 32,
   // TF32 emulation: f32 storage of weights rounded to a 10-bit mantissa; the kernels round
   // the inputs the same way and accumulate in f32 (what tensor cores do in TF32 mode).
+  // Rounding is to nearest even on the low 13 mantissa bits; Inf and NaN pass unchanged.
   kTf32 = 33,
 };
-inline constexpr int kWeightFormatCount = 32;
+inline constexpr int kWeightFormatCount = 34;
 
 struct FormatTraits {
   const char* name;          // stable lower-case name used by the CLI, sweeps and results ("f32")

@@ -45,4 +45,17 @@ const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa);
 // The scalar reference kernels (the oracle every optimized kernel is tested against).
 const MatmulKernels& GetMatmulKernelsRef(WeightFormat f);
 
+// Activation rounding. The integer formats (q8_channel and q8/q4/q3/q2 per group, sym and
+// asym) do not multiply by x itself but by x rounded to int8 blocks, as llama.cpp's q8_0
+// activations: per block of kActivationBlock consecutive values of x (the last block of a row
+// may be shorter), d = absmax / 127 and q = nearbyint(x * (127 / absmax)) (round half to even;
+// q = 0 when absmax is 0), both computed in f32, and the kernels use d * q (the reference in
+// double). This lets the SIMD kernels form int8 x int8 -> int32 dot products per block (VNNI
+// where present) and scale once per block; it adds an error of about 0.4% of a block's absmax
+// per input value (a normalized squared error of a few 1e-5 on the outputs for Gaussian inputs),
+// well below the weights' own rounding. gemv and gemm round the same way, so prefill and decode
+// agree. The float formats (f32/f16/bf16, nf4/fp4, fp8) use x as given.
+inline constexpr int kActivationBlock = 32;
+bool QuantizesActivations(WeightFormat f);
+
 }  // namespace squeeze
