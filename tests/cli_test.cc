@@ -218,6 +218,34 @@ TEST(CliTest, BadApplySpecsExitTwoNamingTheParameter) {
   EXPECT_NE(technique.out.find("unknown technique \"gptq99\""), std::string::npos) << technique.out;
 }
 
+TEST(CliTest, CalibratedTechniquesNeedCalibrationTextAndThenRun) {
+  const std::string dir = MakeApplyFixture("cli-apply-calib");
+  const std::string base = "eval --model " + dir + "/m --tokenizer " + dir + "/tok.bin --text " +
+                           dir + "/text.txt --context 64 --max-tokens 300 --no-latency --no-cache ";
+  for (const char* spec : {"gptq", "awq", "smoothquant", "llm_int8"}) {
+    const CmdResult r = Squeeze(base + "--apply " + spec);
+    EXPECT_EQ(r.code, 2) << spec << ": " << r.out;
+    EXPECT_NE(r.out.find("--calib-text"), std::string::npos) << spec << ": " << r.out;
+  }
+  const std::string calib = "--calib-text " + dir + "/text.txt --calib-sequences 4 " +
+                            "--calib-context 32 --json --apply ";
+  const CmdResult gptq = SqueezeStdout(base + calib + "gptq:bits=4,group=32");
+  ASSERT_EQ(gptq.code, 0) << gptq.out;
+  const nlohmann::json g = nlohmann::json::parse(gptq.out);
+  EXPECT_NE(g["calibration"].get<std::string>().find("4 sequences x 32 tokens"), std::string::npos)
+      << g["calibration"];
+  EXPECT_TRUE(g["size"]["bytes_by_format"].contains("q4_g32"));
+  EXPECT_GT(g["accuracy"]["kld"]["mean"].get<double>(), 0.0);
+  // W8A8 matrices after smoothquant; the KV cache of kv_cache:format=int8 is one byte per
+  // element plus one f32 scale per (token, kv head): 2 layers x (k, v) x 2 heads x (16 + 4).
+  const CmdResult sq = SqueezeStdout(base + calib + "smoothquant --apply kv_cache:format=int8");
+  ASSERT_EQ(sq.code, 0) << sq.out;
+  const nlohmann::json j = nlohmann::json::parse(sq.out);
+  EXPECT_TRUE(j["size"]["bytes_by_format"].contains("w8a8")) << j["size"];
+  EXPECT_EQ(j["size"]["kv_cache_format"], "int8");
+  EXPECT_EQ(j["size"]["kv_bytes_per_token"].get<int64_t>(), 2 * 2 * 2 * (16 + 4));
+}
+
 TEST(CliTest, TechniquesListsEveryTechniqueWithItsSchema) {
   const CmdResult r = Squeeze("techniques");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -27,6 +27,8 @@ extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
 // VNNI kernels of q8_channel and the q8/q4 group formats (matmul_int_vnni512.cc); at the
 // AVX-512 level they replace kMatmulIntAvx512's rows on CPUs with AVX512-VNNI.
 extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
+// Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
+extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
 
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();

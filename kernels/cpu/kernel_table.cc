@@ -50,4 +50,12 @@ const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa) {
   return GetMatmulKernelsRef(f);
 }
 
+const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
+  const int i = static_cast<int>(f);
+  if (i < 0 || i >= kWeightFormatCount) return nullptr;
+  const PreparedGemv& p = cpu::kPreparedIntVnni512[i];
+  if (p.gemv == nullptr || &GetMatmulKernels(f, isa) != &cpu::kMatmulIntVnni512[i]) return nullptr;
+  return &p;
+}
+
 }  // namespace squeeze

@@ -248,10 +248,158 @@ uint8_t* ActScratch(int64_t n, int64_t cols) {
   return static_cast<uint8_t*>(p);
 }
 
+// 4-bit gemv, R rows at a time, in steps of 128 columns (4 blocks of 32): each row's 64 packed
+// bytes of a step are loaded with the 32-column blocks in the 4 128-bit lanes, so that one
+// and/shift pair gives the low nibbles (columns 0-15 of each block) and the high ones (16-31),
+// and the activations are permuted once per step (for all R rows) to match. Each block then
+// owns 4 int32 lanes; the weight scales of the 4 blocks come from one vpermw + vcvtph2ps.
+// Columns past the last whole step go 64 at a time as in Tile.
+template <class B>
+__m512i Q4StepCodes(const uint8_t* a) {
+  constexpr int G = B::kGroup;
+  constexpr int64_t S = sizeof(B);
+  constexpr int kQs = offsetof(B, qs);
+  __m512i v;
+  if constexpr (G == 32) {
+    v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kQs)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + S + kQs)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * S + kQs)),
+                           2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 3 * S + kQs)),
+                           3);
+  } else if constexpr (G == 64) {
+    v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + kQs)));
+    v = _mm512_inserti64x4(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + S + kQs)), 1);
+  } else {
+    v = _mm512_loadu_si512(a + kQs);
+  }
+  return B::kAsym ? v : _mm512_xor_si512(v, _mm512_set1_epi8(char(0x88)));
+}
+
+// Word indices of the 4 blocks' scales d (m: + 1) in a step's first 64 bytes, 4 lanes each.
+template <class B>
+__m512i Q4StepScaleIndex() {
+  constexpr int G = B::kGroup;
+  constexpr int64_t S = sizeof(B);
+  alignas(64) int16_t idx[32] = {};
+  for (int l = 0; l < 16; ++l) idx[l] = int16_t((l / 4 * 32 / G) * S / 2);
+  return _mm512_load_si512(idx);
+}
+
+template <class B, int R>
+void TileQ4(const uint8_t* w, int64_t row_bytes, const ActQ& a, float* y, int64_t cols) {
+  constexpr int G = B::kGroup;
+  constexpr int64_t S = sizeof(B);
+  constexpr int64_t kStepBytes = 128 / G * S;
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_ps();
+  const __m512i di = Q4StepScaleIndex<B>();
+  const __m512i mi = _mm512_add_epi16(di, _mm512_set1_epi16(1));
+  const __m512i lo_idx = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);
+  const __m512i hi_idx = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
+  const __m512i lane_idx =
+      _mm512_setr_epi32(0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24);
+  const __m512i nib = _mm512_set1_epi8(0x0f);
+  const int64_t steps = cols / 128;
+  for (int64_t st = 0; st < steps; ++st) {
+    const int64_t u = 2 * st;
+    const __m512i qa = _mm512_load_si512(a.q + u * 64), qb = _mm512_load_si512(a.q + u * 64 + 64);
+    const __m512i xlo = _mm512_permutex2var_epi64(qa, lo_idx, qb);
+    const __m512i xhi = _mm512_permutex2var_epi64(qa, hi_idx, qb);
+    const __m512 xd = _mm512_permutex2var_ps(_mm512_load_ps(a.d + u * 16), lane_idx,
+                                             _mm512_load_ps(a.d + u * 16 + 16));
+    __m512i init = _mm512_setzero_si512();
+    __m512 xds4 = _mm512_setzero_ps();
+    if constexpr (B::kAsym) {
+      xds4 = _mm512_mul_ps(_mm512_set1_ps(2.0f),
+                           _mm512_permutex2var_ps(_mm512_load_ps(a.ds8 + u * 16), lane_idx,
+                                                  _mm512_load_ps(a.ds8 + u * 16 + 16)));
+    } else {
+      // Minus the code offset's contribution, 8 * s per block, over 4 lanes.
+      const __m512i sv = _mm512_permutex2var_epi32(_mm512_load_si512(a.s + u * 16), lane_idx,
+                                                   _mm512_load_si512(a.s + u * 16 + 16));
+      init = _mm512_sub_epi32(init, _mm512_slli_epi32(sv, 1));
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const uint8_t* p = w + i * row_bytes + st * kStepBytes;
+      const __m512i v = Q4StepCodes<B>(p);
+      const __m512i lo = _mm512_and_si512(v, nib);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+      const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, xlo), hi, xhi);
+      const __m512i sc = _mm512_loadu_si512(p);
+      const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(di, sc)));
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, xd), acc[i]);
+      if constexpr (B::kAsym) {
+        const __m512 m = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(mi, sc)));
+        acc[i] = _mm512_fmadd_ps(m, xds4, acc[i]);
+      }
+    }
+  }
+  for (int64_t u = 2 * steps; u < Units(cols); ++u) {
+    const __m512i xq = _mm512_load_si512(a.q + u * 64);
+    const __m512 xd = _mm512_load_ps(a.d + u * 16);
+    const __m512 xds8 = _mm512_load_ps(a.ds8 + u * 16);
+    const __m512i init =
+        B::kAsym ? _mm512_setzero_si512()
+                 : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_load_si512(a.s + u * 16));
+    for (int i = 0; i < R; ++i) {
+      const RowUnit<B> r = LoadUnit<B>(w + i * row_bytes, u, cols);
+      const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(init, r.codes, xq));
+      acc[i] = _mm512_fmadd_ps(dot, _mm512_mul_ps(r.d, xd), acc[i]);
+      if constexpr (B::kAsym) acc[i] = _mm512_fmadd_ps(r.m, xds8, acc[i]);
+    }
+  }
+  for (int i = 0; i < R; ++i) y[i] = _mm512_reduce_add_ps(acc[i]);
+}
+
+constexpr int kGemvRowsQ4 = 4;
+
+template <class B>
+void RowLoopQ4(const uint8_t* w, int64_t row_bytes, const ActQ& a, float* y, int64_t rows,
+               int64_t cols) {
+  int64_t r = 0;
+  for (; r + kGemvRowsQ4 <= rows; r += kGemvRowsQ4)
+    TileQ4<B, kGemvRowsQ4>(w + r * row_bytes, row_bytes, a, y + r, cols);
+  for (; r < rows; ++r) TileQ4<B, 1>(w + r * row_bytes, row_bytes, a, y + r, cols);
+}
+
+// The ActQ view of a buffer filled by QuantizeActs.
+ActQ ActView(const void* buf, int64_t cols) {
+  const uint8_t* b = static_cast<const uint8_t*>(buf);
+  const int64_t units = Units(cols);
+  return {reinterpret_cast<const int8_t*>(b), reinterpret_cast<const float*>(b + units * 64),
+          reinterpret_cast<const int32_t*>(b + units * 128),
+          reinterpret_cast<const float*>(b + units * 192)};
+}
+
+template <class B>
+void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
+                  int64_t cols) {
+  const ActQ a = ActView(prepared, cols);
+  if constexpr (!std::is_same_v<B, Channel>) {
+    if constexpr (B::kBits == 4) {
+      RowLoopQ4<B>(static_cast<const uint8_t*>(w), row_bytes, a, y, rows, cols);
+      return;
+    }
+  }
+  RowLoop<B, kGemvRows, 1>(static_cast<const uint8_t*>(w), row_bytes, &a, y, 0, rows, cols);
+}
+
 template <class B>
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
-  const ActQ a = QuantizeActs(x, cols, ActScratch(1, cols));
-  RowLoop<B, kGemvRows, 1>(static_cast<const uint8_t*>(w), row_bytes, &a, y, 0, rows, cols);
+  uint8_t* buf = ActScratch(1, cols);
+  QuantizeActs(x, cols, buf);
+  GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
+}
+
+int64_t PreparedBytes(int64_t cols) {
+  return ActBytes(cols);
+}
+
+void Prepare(const float* x, int64_t cols, void* buf) {
+  QuantizeActs(x, cols, static_cast<uint8_t*>(buf));
 }
 
 template <class B>
@@ -291,6 +439,11 @@ constexpr MatmulKernels Vnni() {
   return {Gemv<B>, Gemm<B>};
 }
 
+template <class B>
+constexpr PreparedGemv VnniPrepared() {
+  return {PreparedBytes, Prepare, GemvPrepared<B>};
+}
+
 }  // namespace
 
 // Indexed by WeightFormat: the q8_channel, q8 and q4 rows (3-15); null elsewhere.
@@ -311,6 +464,26 @@ const MatmulKernels kMatmulIntVnni512[kWeightFormatCount] = {
     /* kQ4G32Asym   */ Vnni<block_q4_g32_asym>(),
     /* kQ4G64Asym   */ Vnni<block_q4_g64_asym>(),
     /* kQ4G128Asym  */ Vnni<block_q4_g128_asym>(),
+};
+
+// The prepared gemv of the same rows.
+const PreparedGemv kPreparedIntVnni512[kWeightFormatCount] = {
+    /* kF32, kF16, kBF16 */ {},
+    {},
+    {},
+    /* kQ8Channel   */ VnniPrepared<Channel>(),
+    /* kQ8G32       */ VnniPrepared<block_q8_g32>(),
+    /* kQ8G64       */ VnniPrepared<block_q8_g64>(),
+    /* kQ8G128      */ VnniPrepared<block_q8_g128>(),
+    /* kQ8G32Asym   */ VnniPrepared<block_q8_g32_asym>(),
+    /* kQ8G64Asym   */ VnniPrepared<block_q8_g64_asym>(),
+    /* kQ8G128Asym  */ VnniPrepared<block_q8_g128_asym>(),
+    /* kQ4G32       */ VnniPrepared<block_q4_g32>(),
+    /* kQ4G64       */ VnniPrepared<block_q4_g64>(),
+    /* kQ4G128      */ VnniPrepared<block_q4_g128>(),
+    /* kQ4G32Asym   */ VnniPrepared<block_q4_g32_asym>(),
+    /* kQ4G64Asym   */ VnniPrepared<block_q4_g64_asym>(),
+    /* kQ4G128Asym  */ VnniPrepared<block_q4_g128_asym>(),
 };
 
 }  // namespace squeeze::cpu

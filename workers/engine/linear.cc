@@ -2,18 +2,46 @@
 // tensor with split columns (LLM.int8()).
 #include "engine/linear.h"
 
+#include <cstdlib>
 #include <vector>
 
 namespace squeeze {
 
 namespace {
 
+// This thread's buffer for prepared activations (64-byte aligned, kept between calls), or null
+// when memory runs out.
+void* PreparedBuffer(int64_t bytes) {
+  struct Buffer {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer b;
+  const size_t want = (size_t(bytes) + 63) / 64 * 64;
+  if (b.size < want) {
+    std::free(b.p);
+    b.p = std::aligned_alloc(64, want);
+    b.size = b.p ? want : 0;
+  }
+  return b.p;
+}
+
 void LinearMain(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
                 float* y) {
   const MatmulKernels& k = GetMatmulKernels(w.format(), isa);
   const int64_t rows = w.rows(), cols = w.cols(), rb = w.row_bytes();
   // Chunks of 16 rows keep each thread's output on whole cache lines.
-  if (n == 1) {
+  const PreparedGemv* prepared = n == 1 ? GetPreparedGemv(w.format(), isa) : nullptr;
+  void* buf = prepared ? PreparedBuffer(prepared->bytes(cols)) : nullptr;
+  if (buf != nullptr) {
+    // The activations are rounded once here, not once per chunk.
+    prepared->prepare(x, cols, buf);
+    pool.ParallelFor(
+        rows,
+        [&](int64_t r0, int64_t r1) { prepared->gemv(w.row(r0), rb, buf, y + r0, r1 - r0, cols); },
+        16);
+  } else if (n == 1) {
     pool.ParallelFor(
         rows, [&](int64_t r0, int64_t r1) { k.gemv(w.row(r0), rb, x, y + r0, r1 - r0, cols); }, 16);
   } else {

@@ -42,6 +42,21 @@ struct MatmulKernels {
 // back to the best lower level; never returns null for a valid format.
 const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa);
 
+// Optional gemv on activations prepared once per input vector: a caller that splits one gemv's
+// rows over several calls (threads) rounds x once with `prepare` and hands the same buffer to
+// every `gemv` call instead of letting each call round x again. `bytes(cols)` is the buffer's
+// size; it must be 64-byte aligned. The results are bit-identical to MatmulKernels::gemv.
+struct PreparedGemv {
+  int64_t (*bytes)(int64_t cols);
+  void (*prepare)(const float* x, int64_t cols, void* buf);
+  void (*gemv)(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
+               int64_t cols);
+};
+
+// The prepared path of the kernels GetMatmulKernels(f, isa) hands out, or null where they have
+// none (callers then use MatmulKernels::gemv).
+const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa);
+
 // The scalar reference kernels (the oracle every optimized kernel is tested against).
 const MatmulKernels& GetMatmulKernelsRef(WeightFormat f);
 
