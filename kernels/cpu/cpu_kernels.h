@@ -30,6 +30,11 @@ extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
 // Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
 extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
 
+// BF16 with the AVX512-BF16 dot-product instruction (matmul_bf16_avx512bf16.cc); at the
+// AVX-512 level it replaces kMatmulAvx512's bf16 row on CPUs with AVX512-BF16.
+extern const MatmulKernels kMatmulBf16Avx512[kWeightFormatCount];
+bool HasAvx512Bf16();
+
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();
 

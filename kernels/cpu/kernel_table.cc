@@ -18,6 +18,11 @@ bool HasAvx512Vnni() {
   return has;
 }
 
+bool HasAvx512Bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
 const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
   const int i = static_cast<int>(f);
   switch (isa) {
@@ -29,6 +34,7 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       if (Complete(kMatmulTf32Avx2[i])) return kMatmulTf32Avx2[i];
       return Complete(kMatmulIntAvx2[i]) ? kMatmulIntAvx2[i] : kMatmulFloat8Avx2[i];
     case Isa::kAvx512:
+      if (HasAvx512Bf16() && Complete(kMatmulBf16Avx512[i])) return kMatmulBf16Avx512[i];
       if (Complete(kMatmulAvx512[i])) return kMatmulAvx512[i];
       if (Complete(kMatmulW8a8Avx512[i]))
         return HasAvx512Vnni() ? kMatmulW8a8Avx512[i] : kMatmulW8a8Avx2[i];

@@ -123,6 +123,10 @@ struct FileTile {
 
 template <WeightFormat F>
 constexpr MatmulKernels Avx2() {
+  if constexpr (F == WeightFormat::kBF16) {  // x rounded to bf16 first (matmul.h)
+    return {GemvRoundedX<FileTile<F>, kGemvRows, RoundToBf16>,
+            GemmRoundedX<FileTile<F>, kGemmRows, kGemmTokens, RoundToBf16>};
+  }
   return {GemvByRows<FileTile<F>, kGemvRows>, GemmByTiles<FileTile<F>, kGemmRows, kGemmTokens>};
 }
 

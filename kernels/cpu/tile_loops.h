@@ -88,22 +88,41 @@ void RoundActivationBlocks(const float* x, int64_t n, float* out) {
   }
 }
 
-// gemv / gemm of a float tile on the rounded activations.
-template <class Tile, int GemvRows>
+// x rounded to bf16 (round to nearest even; NaN stays NaN) and widened back to f32: the
+// inputs of the bf16 format (matmul.h, "Activation rounding").
+void RoundToBf16(const float* x, int64_t n, float* out) {
+  for (int64_t c = 0; c < n; ++c) {
+    uint32_t u;
+    __builtin_memcpy(&u, x + c, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+      u |= 0x00400000u;  // quiet NaN
+    } else {
+      u += 0x7fffu + ((u >> 16) & 1u);
+    }
+    u &= 0xffff0000u;
+    __builtin_memcpy(out + c, &u, 4);
+  }
+}
+
+// gemv / gemm of a float tile on the rounded activations (Round: RoundActivationBlocks for
+// the integer formats, RoundToBf16 for bf16).
+template <class Tile, int GemvRows,
+          void (*Round)(const float*, int64_t, float*) = RoundActivationBlocks>
 void GemvRoundedX(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
                   int64_t cols) {
   float* xr = static_cast<float*>(ThreadScratch(size_t(cols) * sizeof(float)));
   if (xr == nullptr) std::abort();
-  RoundActivationBlocks(x, cols, xr);
+  Round(x, cols, xr);
   GemvByRows<Tile, GemvRows>(w, row_bytes, xr, y, rows, cols);
 }
 
-template <class Tile, int Rows, int Tokens>
+template <class Tile, int Rows, int Tokens,
+          void (*Round)(const float*, int64_t, float*) = RoundActivationBlocks>
 void GemmRoundedX(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
                   int64_t ldy, int64_t rows, int64_t cols) {
   float* xr = static_cast<float*>(ThreadScratch(size_t(n * cols) * sizeof(float)));
   if (xr == nullptr) std::abort();
-  for (int64_t t = 0; t < n; ++t) RoundActivationBlocks(x + t * cols, cols, xr + t * cols);
+  for (int64_t t = 0; t < n; ++t) Round(x + t * cols, cols, xr + t * cols);
   GemmByTiles<Tile, Rows, Tokens>(w, row_bytes, xr, n, y, ldy, rows, cols);
 }
 

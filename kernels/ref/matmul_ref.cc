@@ -1,13 +1,15 @@
 // Scalar reference matrix products for every format: dequantize a row, then a plain dot
 // product accumulated in double (W8A8 and TF32, which also transform the inputs, have their own
 // in ref/quant_act.cc). Slow on purpose; this is the oracle. The integer formats first round
-// the activations to int8 blocks (matmul.h, "Activation rounding").
+// the activations to int8 blocks and bf16 rounds them to bf16 (matmul.h, "Activation
+// rounding").
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "ref/quant_act.h"
 #include "squeeze/kernels/format.h"
+#include "squeeze/kernels/fp16.h"
 #include "squeeze/kernels/matmul.h"
 
 namespace squeeze {
@@ -19,6 +21,10 @@ namespace {
 template <WeightFormat F>
 std::vector<double> ActivationsFor(const float* x, int64_t cols) {
   std::vector<double> xa(x, x + cols);
+  if constexpr (F == WeightFormat::kBF16) {
+    for (int64_t c = 0; c < cols; ++c) xa[c] = bf16_to_fp32(fp32_to_bf16(x[c]));
+    return xa;
+  }
   if (!QuantizesActivations(F)) return xa;
   for (int64_t b = 0; b < cols; b += kActivationBlock) {
     const int64_t e = std::min<int64_t>(cols, b + kActivationBlock);

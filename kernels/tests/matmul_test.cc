@@ -25,7 +25,8 @@ namespace {
 // Normalized MSE budget, sum((y - y_ref)^2) / sum(y_ref^2), per format. Widening F16/BF16 to
 // f32 is exact, so every format only pays for f32 accumulation in a different order than the
 // reference's double sum: about 1e-14 for these sizes. 1e-10 leaves margin and still fails a
-// kernel that rounds x to bf16 (~1e-6) or drops or misplaces a single term.
+// kernel that drops or misplaces a single term (or, for f32/f16, rounds x to bf16: ~1e-6; bf16
+// itself multiplies by x rounded to bf16 in the reference and every kernel, see matmul.h).
 // The integer kernels dequantize to the very floats the reference's to_float gives (d * q is
 // exact in f32 and fma(q, d, m) rounds once, like d * q + m; MatmulIntTest.OneHotInputs checks
 // that bit for bit), so they too only pay for summation order. Their shape list has many 1-row
@@ -441,42 +442,76 @@ TEST(MatmulRefTest, IntegerFormatsRoundActivationsPerBlock) {
   EXPECT_TRUE(QuantizesActivations(WeightFormat::kQ2G128Asym));
 }
 
+// Kernels of one table that dispatch does not hand out on this CPU (a faster table replaces
+// them) against the reference: gemv and gemm on a few widths.
+void ExpectMatchesReference(const MatmulKernels& k, WeightFormat f) {
+  const MatmulKernels& ref = GetMatmulKernelsRef(f);
+  SCOPED_TRACE(GetFormatTraits(f).name);
+  ASSERT_NE(k.gemv, nullptr);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t cols : {17, 100, 300}) {
+    const int64_t rows = 11, n = 6, rb = RowBytes(f, cols);
+    GuardedBuffer w(size_t(rows * rb));
+    ASSERT_TRUE(w.ok());
+    std::vector<float> row(cols), x(n * cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : row) v = dist(rng);
+      GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
+    }
+    for (float& v : x) v = dist(rng);
+    std::vector<float> want(n * rows), got(n * rows);
+    int64_t non_finite;
+    ref.gemv(w.data(), rb, x.data(), want.data(), rows, cols);
+    k.gemv(w.data(), rb, x.data(), got.data(), rows, cols);
+    EXPECT_LE(Nmse(std::vector<float>(got.begin(), got.begin() + rows),
+                   std::vector<float>(want.begin(), want.begin() + rows), &non_finite),
+              Budget(f))
+        << "gemv cols " << cols;
+    ref.gemm(w.data(), rb, x.data(), n, want.data(), rows, rows, cols);
+    k.gemm(w.data(), rb, x.data(), n, got.data(), rows, rows, cols);
+    EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "gemm cols " << cols;
+    EXPECT_EQ(non_finite, 0);
+  }
+}
+
 // On CPUs with AVX512-VNNI the q8/q4 formats get the VNNI kernels at the AVX-512 level, so the
 // harness above does not reach the plain AVX-512 ones (which round x and use float tiles):
 // check those directly against the reference.
 TEST(MatmulIntAvx512Test, PlainKernelsMatchReference) {
   if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "avx512 is not supported by this CPU";
-  for (WeightFormat f : kIntFormats) {
-    const MatmulKernels& k = cpu::kMatmulIntAvx512[int(f)];
-    const MatmulKernels& ref = GetMatmulKernelsRef(f);
-    SCOPED_TRACE(GetFormatTraits(f).name);
-    ASSERT_NE(k.gemv, nullptr);
-    std::mt19937 rng(11);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (int64_t cols : {17, 100, 300}) {
-      const int64_t rows = 11, n = 6, rb = RowBytes(f, cols);
-      GuardedBuffer w(size_t(rows * rb));
-      ASSERT_TRUE(w.ok());
-      std::vector<float> row(cols), x(n * cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        for (float& v : row) v = dist(rng);
-        GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
-      }
-      for (float& v : x) v = dist(rng);
-      std::vector<float> want(n * rows), got(n * rows);
-      int64_t non_finite;
-      ref.gemv(w.data(), rb, x.data(), want.data(), rows, cols);
-      k.gemv(w.data(), rb, x.data(), got.data(), rows, cols);
-      EXPECT_LE(Nmse(std::vector<float>(got.begin(), got.begin() + rows),
-                     std::vector<float>(want.begin(), want.begin() + rows), &non_finite),
-                Budget(f))
-          << "gemv cols " << cols;
-      ref.gemm(w.data(), rb, x.data(), n, want.data(), rows, rows, cols);
-      k.gemm(w.data(), rb, x.data(), n, got.data(), rows, rows, cols);
-      EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "gemm cols " << cols;
-      EXPECT_EQ(non_finite, 0);
-    }
+  for (WeightFormat f : kIntFormats) ExpectMatchesReference(cpu::kMatmulIntAvx512[int(f)], f);
+}
+
+// bf16 multiplies by x rounded to bf16 (matmul.h) at every level: with weights 1 and every
+// input 1 + 2^-8 + 2^-10 (nearest bf16: 1 + 2^-7), each output is exactly cols * (1 + 2^-7).
+TEST(MatmulBf16Test, EveryLevelRoundsTheInputsToBf16) {
+  const int64_t rows = 5, cols = 37, n = 3, rb = RowBytes(WeightFormat::kBF16, cols);
+  std::vector<uint8_t> w(rows * rb);
+  const std::vector<float> ones(cols, 1.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    GetFormatTraits(WeightFormat::kBF16).from_float_ref(ones.data(), w.data() + r * rb, cols);
+  const std::vector<float> x(n * cols, 1.0f + 0x1p-8f + 0x1p-10f);
+  const float want = float(cols) * (1.0f + 0x1p-7f);
+  for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    const MatmulKernels& k = GetMatmulKernels(WeightFormat::kBF16, isa);
+    std::vector<float> y(n * rows);
+    k.gemv(w.data(), rb, x.data(), y.data(), rows, cols);
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], want) << IsaName(isa) << " gemv row " << r;
+    k.gemm(w.data(), rb, x.data(), n, y.data(), rows, rows, cols);
+    for (int64_t i = 0; i < n * rows; ++i) EXPECT_EQ(y[i], want) << IsaName(isa) << " gemm " << i;
   }
+}
+
+// Where the CPU has AVX512-BF16, bf16 gets the vdpbf16ps kernels at the AVX-512 level; the
+// plain AVX-512 bf16 kernels are then checked directly.
+TEST(MatmulBf16Test, DotProductInstructionKernelsServeBf16WherePresent) {
+  if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "avx512 is not supported by this CPU";
+  ExpectMatchesReference(cpu::kMatmulAvx512[int(WeightFormat::kBF16)], WeightFormat::kBF16);
+  if (!cpu::HasAvx512Bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  EXPECT_EQ(GetMatmulKernels(WeightFormat::kBF16, Isa::kAvx512).gemv,
+            cpu::kMatmulBf16Avx512[int(WeightFormat::kBF16)].gemv);
 }
 
 // Where the CPU has AVX512-VNNI, the q8/q4 formats must get the VNNI kernels (otherwise the

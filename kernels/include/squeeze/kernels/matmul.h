@@ -69,7 +69,9 @@ const MatmulKernels& GetMatmulKernelsRef(WeightFormat f);
 // where present) and scale once per block; it adds an error of about 0.4% of a block's absmax
 // per input value (a normalized squared error of a few 1e-5 on the outputs for Gaussian inputs),
 // well below the weights' own rounding. gemv and gemm round the same way, so prefill and decode
-// agree. The float formats (f32/f16/bf16, nf4/fp4, fp8) use x as given.
+// agree. bf16 multiplies bf16 weights by x rounded to bf16 (round to nearest even), as BF16
+// hardware does (AVX512-BF16 vdpbf16ps, tensor cores): the products are exact and summed in
+// f32. The other float formats (f32/f16, nf4/fp4, fp8) use x as given.
 inline constexpr int kActivationBlock = 32;
 bool QuantizesActivations(WeightFormat f);
 
