@@ -2,29 +2,20 @@
 // tensor with split columns (LLM.int8()).
 #include "engine/linear.h"
 
-#include <cstdlib>
+#include <cstdint>
 #include <vector>
 
 namespace squeeze {
 
 namespace {
 
-// This thread's buffer for prepared activations (64-byte aligned, kept between calls), or null
-// when memory runs out.
+// This thread's buffer for prepared activations (64-byte aligned, kept between calls).
 void* PreparedBuffer(int64_t bytes) {
-  struct Buffer {
-    void* p = nullptr;
-    size_t size = 0;
-    ~Buffer() { std::free(p); }
-  };
-  thread_local Buffer b;
-  const size_t want = (size_t(bytes) + 63) / 64 * 64;
-  if (b.size < want) {
-    std::free(b.p);
-    b.p = std::aligned_alloc(64, want);
-    b.size = b.p ? want : 0;
-  }
-  return b.p;
+  thread_local std::vector<uint8_t> storage;
+  const size_t want = size_t(bytes) + 64;
+  if (storage.size() < want) storage.resize(want);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(storage.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t(63));
 }
 
 void LinearMain(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
