@@ -11,7 +11,7 @@
 set -euo pipefail
 
 SQUEEZE=${1:-build/service/cli/squeeze}
-FORMATS=${FORMATS:-"f32 f16 bf16 q8_channel q8_g32 q4_g32 q4_g64 q4_g128 q4_g32_asym nf4 fp4 fp8_e4m3 q3_g32 q2_g32"}
+FORMATS=${FORMATS:-"f32 f16 bf16 q8_channel q8_g32 q4_g32 q4_g64 q4_g128 q4_g32_asym nf4 fp4 fp8_e4m3 q3_g32 q2_g32 w8a8"}
 THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-5}
 GENERATE=${GENERATE:-32}

@@ -75,7 +75,7 @@ void* ThreadScratch(size_t bytes) {
 // d = absmax / 127, q = nearbyint(x * (127 / absmax)) (0 when absmax is 0), out = d * q.
 // Builtins rather than std::fabs / std::nearbyint, whose inline copies could be shared with
 // code built for another instruction set.
-void RoundActivationBlocks(const float* x, int64_t n, float* out) {
+[[maybe_unused]] void RoundActivationBlocks(const float* x, int64_t n, float* out) {
   for (int64_t b = 0; b < n; b += 32) {
     const int64_t e = n - b < 32 ? n : b + 32;
     float amax = 0;
@@ -90,7 +90,7 @@ void RoundActivationBlocks(const float* x, int64_t n, float* out) {
 
 // x rounded to bf16 (round to nearest even; NaN stays NaN) and widened back to f32: the
 // inputs of the bf16 format (matmul.h, "Activation rounding").
-void RoundToBf16(const float* x, int64_t n, float* out) {
+[[maybe_unused]] void RoundToBf16(const float* x, int64_t n, float* out) {
   for (int64_t c = 0; c < n; ++c) {
     uint32_t u;
     __builtin_memcpy(&u, x + c, 4);
