@@ -123,9 +123,7 @@ absl::StatusOr<const CalibrationSet*> RequireCalibration(const TechniqueContext&
                                                          const std::string& technique) {
   if (ctx.calibration) return ctx.calibration;
   return absl::FailedPreconditionError(
-      absl::StrCat(technique,
-                   ": needs calibration text (give one with --calib-text FILE, or a "
-                   "calibration section in the sweep)"));
+      absl::StrCat(technique, ": needs calibration text (give one with --calib-text FILE)"));
 }
 
 }  // namespace squeeze
