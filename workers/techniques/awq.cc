@@ -154,19 +154,12 @@ WeightTensor Pack(const FloatMatrix& m, WeightFormat format) {
 
 class AwqTechnique : public Technique {
  public:
-  AwqTechnique(std::string spec, std::string format, int64_t bits, int64_t group, bool symmetric,
-               bool clip, bool embeddings)
-      : spec_(std::move(spec)),
-        format_(std::move(format)),
-        bits_(bits),
-        group_(group),
-        symmetric_(symmetric),
-        clip_(clip),
-        embeddings_(embeddings) {}
+  AwqTechnique(std::string spec, IntQuant q, bool clip)
+      : spec_(std::move(spec)), q_(std::move(q)), clip_(clip) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
     ASSIGN_OR_RETURN(const CalibrationSet* set, RequireCalibration(ctx, "awq"));
-    ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("awq", format_));
+    ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("awq", q_.format));
     ASSIGN_OR_RETURN(const IntGrid grid, IntGridFor(format));
     ThreadPool pool(ctx.threads);
     const bool scale_wo = model.config.n_heads == model.config.n_kv_heads;
@@ -216,24 +209,16 @@ class AwqTechnique : public Technique {
       w.wo = Pack(wo, format), w.w_gate = Pack(wg, format), w.w_up = Pack(wu, format);
       w.w_down = Pack(wd, format);
     }
-    if (embeddings_) {
-      model.embedding = ConvertWeightTensor(model.embedding, format);
-      if (model.lm_head) *model.lm_head = ConvertWeightTensor(*model.lm_head, format);
-    }
+    if (q_.embeddings) ConvertEmbeddings(model, format);
     return absl::OkStatus();
   }
 
   bool uses_calibration() const override { return true; }
 
   std::string Describe() const override {
-    const std::string scales = group_ == 0
-                                   ? "one scale per output channel"
-                                   : absl::StrCat("one scale per ", group_, " weights of a row");
     return absl::StrCat(
-        spec_, ": AWQ ", bits_, "-bit ",
-        symmetric_ ? "symmetric integers" : "integers with a zero point", " (", scales, ", format ",
-        format_,
-        ") on every layer matrix (q, k, v, o, gate, up, down): input channels scaled by "
+        spec_, ": AWQ ", DescribeIntQuant(q_),
+        " on every layer matrix (q, k, v, o, gate, up, down): input channels scaled by "
         "mean|x|^α before round-to-nearest, α searched per layer and input (qkv, o, gate/up, "
         "down) on 20 values in [0, 1) for the least output error XᵀX-weighted, inverse scales "
         "folded into the norms, v (o scaled only without grouped-query attention) and up; "
@@ -242,14 +227,14 @@ class AwqTechnique : public Technique {
         clip_ ? "weights clipped per group to the ratio of max|w| in [0.5, 1] with the least "
                 "XᵀX-weighted error; "
               : "no clipping; ",
-        embeddings_ ? "embedding and classifier rounded to nearest"
-                    : "embedding and classifier kept in their formats");
+        q_.embeddings ? "embedding and classifier rounded to nearest"
+                      : "embedding and classifier kept in their formats");
   }
 
  private:
-  std::string spec_, format_;
-  int64_t bits_, group_;
-  bool symmetric_, clip_, embeddings_;
+  std::string spec_;
+  IntQuant q_;
+  bool clip_;
 };
 
 }  // namespace
@@ -263,39 +248,13 @@ TechniqueInfo AwqTechniqueInfo() {
       "channels by their calibration activation size (searched per layer, folded into the "
       "preceding norm or matrix; needs calibration text).";
   info.needs_calibration = true;
-  auto param = [](const char* name, ParamType type, const char* default_value,
-                  std::vector<std::string> allowed, const char* help) {
-    ParamSpec p;
-    p.name = name;
-    p.type = type;
-    p.default_value = default_value;
-    p.allowed = std::move(allowed);
-    p.help = help;
-    return p;
-  };
-  info.params = {
-      param("bits", ParamType::kInt, "4", {"2", "3", "4", "8"}, "bits per weight (before scales)"),
-      param("group", ParamType::kInt, "32", {"0", "32", "64", "128"},
-            "weights per scale along a row; 0: one scale per output channel (bits=8 only)"),
-      param("symmetric", ParamType::kBool, "true", {},
-            "true: scale only (zero maps to zero); false: scale and zero point"),
-      param("clip", ParamType::kBool, "true", {},
-            "search a clipping range per group of the scaled weights"),
-      param("embeddings", ParamType::kBool, "false", {},
-            "also round the embedding and the classifier to nearest"),
-  };
+  info.params = IntQuantParams();
+  info.params.push_back(MakeParam("clip", ParamType::kBool, "true", {},
+                                  "search a clipping range per group of the scaled weights"));
+  info.params.push_back(EmbeddingsParam("also round the embedding and the classifier to nearest"));
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
-    const int64_t b = p.GetInt("bits"), g = p.GetInt("group");
-    if (g == 0 && b != 8) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("awq.group: 0 (one scale per output channel) needs bits=8, not bits=", b));
-    }
-    const bool sym = p.GetBool("symmetric");
-    const std::string format = IntFormatName(b, g, sym);
-    absl::StatusOr<WeightFormat> ok = LookUpFormat("awq", format);
-    if (!ok.ok()) return ok.status();
-    return std::make_unique<AwqTechnique>(p.ToSpec(), format, b, g, sym, p.GetBool("clip"),
-                                          p.GetBool("embeddings"));
+    ASSIGN_OR_RETURN(IntQuant q, ResolveIntQuant("awq", p));
+    return std::make_unique<AwqTechnique>(p.ToSpec(), std::move(q), p.GetBool("clip"));
   };
   return info;
 }

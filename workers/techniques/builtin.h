@@ -30,6 +30,26 @@ std::vector<std::string> PrecisionFormatNames();
 // The format called `name`, or an error saying it is not available in this build.
 absl::StatusOr<WeightFormat> LookUpFormat(const std::string& technique, const std::string& name);
 
+// A ParamSpec in one expression (the schemas below are lists of them).
+ParamSpec MakeParam(const char* name, ParamType type, const char* default_value,
+                    std::vector<std::string> allowed, const char* help);
+
+// The integer grid that rtn, gptq and awq quantize to: parameters bits, group, symmetric
+// (IntQuantParams, first in each of their schemas) and embeddings (EmbeddingsParam, last),
+// resolved to a packed format ("q4_g32", "q8_channel", ...).
+struct IntQuant {
+  int64_t bits = 4, group = 32;
+  bool symmetric = true, embeddings = false;
+  std::string format;
+};
+std::vector<ParamSpec> IntQuantParams();
+ParamSpec EmbeddingsParam(const char* help);
+// Errors name "technique.group" for a per-channel grid (group=0) that is not 8-bit symmetric,
+// or the format when this build lacks it.
+absl::StatusOr<IntQuant> ResolveIntQuant(const std::string& technique, const Params& p);
+// "4-bit symmetric integers (one scale per 32 weights of a row, format q4_g32)".
+std::string DescribeIntQuant(const IntQuant& q);
+
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
 // reference quantizer (round to nearest). The result owns its bytes.
 WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to);
@@ -38,5 +58,7 @@ WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to);
 // and classifier too when `embeddings` (a tied classifier stays tied). Tensors already in
 // `to` are left as they are.
 void ConvertLayerMatrices(Model& model, WeightFormat to, bool embeddings);
+// The embedding and a separate classifier repacked in format `to` (round to nearest).
+void ConvertEmbeddings(Model& model, WeightFormat to);
 
 }  // namespace squeeze

@@ -1,8 +1,11 @@
-// Helpers shared by the built-in techniques: format look-up and row-by-row repacking.
+// Helpers shared by the built-in techniques: format look-up, row-by-row repacking and the
+// integer-grid parameters of rtn, gptq and awq.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "techniques/builtin.h"
+#include "techniques/int_grid.h"
+#include "util/status_macros.h"
 
 namespace squeeze {
 
@@ -46,10 +49,68 @@ void ConvertLayerMatrices(Model& model, WeightFormat to, bool embeddings) {
   for (LayerWeights& l : model.layers) {
     for (WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) convert(*t);
   }
-  if (embeddings) {
-    convert(model.embedding);  // a tied classifier is the embedding: it stays tied
-    if (model.lm_head) convert(*model.lm_head);
+  if (embeddings) ConvertEmbeddings(model, to);
+}
+
+void ConvertEmbeddings(Model& model, WeightFormat to) {
+  // A tied classifier is the embedding: it stays tied.
+  for (WeightTensor* t : {&model.embedding, model.lm_head ? &*model.lm_head : nullptr}) {
+    if (t && t->format() != to) *t = ConvertWeightTensor(*t, to);
   }
+}
+
+ParamSpec MakeParam(const char* name, ParamType type, const char* default_value,
+                    std::vector<std::string> allowed, const char* help) {
+  ParamSpec p;
+  p.name = name;
+  p.type = type;
+  p.default_value = default_value;
+  p.allowed = std::move(allowed);
+  p.help = help;
+  return p;
+}
+
+std::vector<ParamSpec> IntQuantParams() {
+  return {
+      MakeParam("bits", ParamType::kInt, "4", {"2", "3", "4", "8"},
+                "bits per weight (before scales)"),
+      MakeParam("group", ParamType::kInt, "32", {"0", "32", "64", "128"},
+                "weights per scale along a row; 0: one scale per output channel (bits=8 only)"),
+      MakeParam("symmetric", ParamType::kBool, "true", {},
+                "true: scale only (zero maps to zero); false: scale and zero point"),
+  };
+}
+
+ParamSpec EmbeddingsParam(const char* help) {
+  return MakeParam("embeddings", ParamType::kBool, "false", {}, help);
+}
+
+absl::StatusOr<IntQuant> ResolveIntQuant(const std::string& technique, const Params& p) {
+  IntQuant q;
+  q.bits = p.GetInt("bits");
+  q.group = p.GetInt("group");
+  q.symmetric = p.GetBool("symmetric");
+  q.embeddings = p.GetBool("embeddings");
+  if (q.group == 0 && q.bits != 8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        technique, ".group: 0 (one scale per output channel) needs bits=8, not bits=", q.bits));
+  }
+  if (q.group == 0 && !q.symmetric) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(technique, ".group: 0 (one scale per output channel) needs symmetric=true"));
+  }
+  q.format = IntFormatName(q.bits, q.group, q.symmetric);
+  RETURN_IF_ERROR(LookUpFormat(technique, q.format).status());
+  return q;
+}
+
+std::string DescribeIntQuant(const IntQuant& q) {
+  const std::string scales = q.group == 0
+                                 ? "one scale per output channel"
+                                 : absl::StrCat("one scale per ", q.group, " weights of a row");
+  return absl::StrCat(q.bits, "-bit ",
+                      q.symmetric ? "symmetric integers" : "integers with a zero point", " (",
+                      scales, ", format ", q.format, ")");
 }
 
 }  // namespace squeeze

@@ -104,20 +104,12 @@ std::vector<WeightTensor*> SiteMatrices(LayerWeights& l, LinearSite site) {
 
 class GptqTechnique : public Technique {
  public:
-  GptqTechnique(std::string spec, std::string format, int64_t bits, int64_t group, bool symmetric,
-                double damping, bool act_order, bool embeddings)
-      : spec_(std::move(spec)),
-        format_(std::move(format)),
-        bits_(bits),
-        group_(group),
-        symmetric_(symmetric),
-        damping_(damping),
-        act_order_(act_order),
-        embeddings_(embeddings) {}
+  GptqTechnique(std::string spec, IntQuant q, double damping, bool act_order)
+      : spec_(std::move(spec)), q_(std::move(q)), damping_(damping), act_order_(act_order) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
     ASSIGN_OR_RETURN(const CalibrationSet* set, RequireCalibration(ctx, "gptq"));
-    ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("gptq", format_));
+    ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("gptq", q_.format));
     ASSIGN_OR_RETURN(const IntGrid grid, IntGridFor(format));
     ThreadPool pool(ctx.threads);
     for (int l = 0; l < model.config.n_layers; ++l) {
@@ -142,39 +134,30 @@ class GptqTechnique : public Technique {
         }
       }
     }
-    if (embeddings_) {
-      // No Hessian for the token lookup: round to nearest, as rtn does.
-      model.embedding = ConvertWeightTensor(model.embedding, format);
-      if (model.lm_head) *model.lm_head = ConvertWeightTensor(*model.lm_head, format);
-    }
+    // No Hessian for the token lookup: round to nearest, as rtn does.
+    if (q_.embeddings) ConvertEmbeddings(model, format);
     return absl::OkStatus();
   }
 
   bool uses_calibration() const override { return true; }
 
   std::string Describe() const override {
-    const std::string scales = group_ == 0
-                                   ? "one scale per output channel"
-                                   : absl::StrCat("one scale per ", group_, " weights of a row");
     return absl::StrCat(
-        spec_, ": GPTQ ", bits_, "-bit ",
-        symmetric_ ? "symmetric integers" : "integers with a zero point", " (", scales, ", format ",
-        format_,
-        ") on every layer matrix (q, k, v, o, gate, up, down), layer by layer with Hessians "
+        spec_, ": GPTQ ", DescribeIntQuant(q_),
+        " on every layer matrix (q, k, v, o, gate, up, down), layer by layer with Hessians "
         "XᵀX of the calibration inputs as the quantized layers before produce them; columns "
         "quantized in ",
         act_order_ ? "order of descending Hessian diagonal (static groups)" : "order",
         " with error feedback, damping ", damping_, " of the mean diagonal; ",
-        embeddings_ ? "embedding and classifier rounded to nearest"
-                    : "embedding and classifier kept in their formats");
+        q_.embeddings ? "embedding and classifier rounded to nearest"
+                      : "embedding and classifier kept in their formats");
   }
 
  private:
-  std::string spec_, format_;
-  int64_t bits_, group_;
-  bool symmetric_;
+  std::string spec_;
+  IntQuant q_;
   double damping_;
-  bool act_order_, embeddings_;
+  bool act_order_;
 };
 
 }  // namespace
@@ -254,47 +237,19 @@ TechniqueInfo GptqTechniqueInfo() {
       "rounding error compensated on the columns not yet quantized through the inverse "
       "Hessian of the layer's calibration inputs (needs calibration text).";
   info.needs_calibration = true;
-  auto param = [](const char* name, ParamType type, const char* default_value,
-                  std::vector<std::string> allowed, const char* help) {
-    ParamSpec p;
-    p.name = name;
-    p.type = type;
-    p.default_value = default_value;
-    p.allowed = std::move(allowed);
-    p.help = help;
-    return p;
-  };
-  ParamSpec damping = param("damping", ParamType::kFloat, "0.01", {},
-                            "fraction of the mean Hessian diagonal added to the diagonal");
+  ParamSpec damping = MakeParam("damping", ParamType::kFloat, "0.01", {},
+                                "fraction of the mean Hessian diagonal added to the diagonal");
   damping.min = 0, damping.max = 1;
-  info.params = {
-      param("bits", ParamType::kInt, "4", {"2", "3", "4", "8"}, "bits per weight (before scales)"),
-      param("group", ParamType::kInt, "32", {"0", "32", "64", "128"},
-            "weights per scale along a row; 0: one scale per output channel (bits=8 only)"),
-      param("symmetric", ParamType::kBool, "true", {},
-            "true: scale only (zero maps to zero); false: scale and zero point"),
-      damping,
-      param("act_order", ParamType::kBool, "false", {},
-            "quantize columns by descending Hessian diagonal (scales fixed up front)"),
-      param("embeddings", ParamType::kBool, "false", {},
-            "also round the embedding and the classifier to nearest"),
-  };
+  info.params = IntQuantParams();
+  info.params.push_back(damping);
+  info.params.push_back(
+      MakeParam("act_order", ParamType::kBool, "false", {},
+                "quantize columns by descending Hessian diagonal (scales fixed up front)"));
+  info.params.push_back(EmbeddingsParam("also round the embedding and the classifier to nearest"));
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
-    const int64_t b = p.GetInt("bits"), g = p.GetInt("group");
-    if (g == 0 && b != 8) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gptq.group: 0 (one scale per output channel) needs bits=8, not bits=", b));
-    }
-    const bool sym = p.GetBool("symmetric");
-    if (g == 0 && !sym) {
-      return absl::InvalidArgumentError(
-          "gptq.group: 0 (one scale per output channel) needs symmetric=true");
-    }
-    const std::string format = IntFormatName(b, g, sym);
-    absl::StatusOr<WeightFormat> ok = LookUpFormat("gptq", format);
-    if (!ok.ok()) return ok.status();
-    return std::make_unique<GptqTechnique>(p.ToSpec(), format, b, g, sym, p.GetFloat("damping"),
-                                           p.GetBool("act_order"), p.GetBool("embeddings"));
+    ASSIGN_OR_RETURN(IntQuant q, ResolveIntQuant("gptq", p));
+    return std::make_unique<GptqTechnique>(p.ToSpec(), std::move(q), p.GetFloat("damping"),
+                                           p.GetBool("act_order"));
   };
   return info;
 }
