@@ -29,6 +29,10 @@ extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
 // Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
 extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
+// The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw) and
+// of kMatmulFloat8Avx2's nf4/fp4 rows (activations reordered for the table lookup).
+extern const PreparedGemv kPreparedIntAvx2[kWeightFormatCount];
+extern const PreparedGemv kPreparedFloat8Avx2[kWeightFormatCount];
 
 // BF16 with the AVX512-BF16 dot-product instruction (matmul_bf16_avx512bf16.cc); at the
 // AVX-512 level it replaces kMatmulAvx512's bf16 row on CPUs with AVX512-BF16.

@@ -59,9 +59,12 @@ const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa) {
 const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   const int i = static_cast<int>(f);
   if (i < 0 || i >= kWeightFormatCount) return nullptr;
-  const PreparedGemv& p = cpu::kPreparedIntVnni512[i];
-  if (p.gemv == nullptr || &GetMatmulKernels(f, isa) != &cpu::kMatmulIntVnni512[i]) return nullptr;
-  return &p;
+  const MatmulKernels* k = &GetMatmulKernels(f, isa);
+  const PreparedGemv* p = nullptr;
+  if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
+  if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
+  if (k == &cpu::kMatmulFloat8Avx2[i]) p = &cpu::kPreparedFloat8Avx2[i];
+  return p != nullptr && p->gemv != nullptr ? p : nullptr;
 }
 
 }  // namespace squeeze

@@ -1,8 +1,19 @@
 // AVX2 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group, sym
-// and asym): 8 codes are widened to f32 in registers, scaled by their block's d (and m), then
-// FMA'd with the activations; there is no separate dequantize pass over the matrix. The
-// activations are first rounded to int8 blocks as the reference does (tile_loops.h,
-// GemvRoundedX).
+// and asym) with integer dot products. Each input vector is rounded to int8 blocks of 32 once
+// (matmul.h, "Activation rounding"; PrepareActs); per 32 columns a row's codes are unpacked to
+// 32 bytes in registers, multiplied with the block's int8 activations by vpmaddubsw (u8 x s8 ->
+// 16 pair sums in s16) and vpmaddwd (-> 8 int32 lanes), and scaled once by d_w * d_x in f32.
+//
+// vpmaddubsw multiplies unsigned by signed bytes and saturates its pair sums at 16 bits:
+// - 4/3/2-bit symmetric codes q are made unsigned as u = q + 8 (<= 15, pair sums <= 3810);
+//   the offset adds 8 * s_x per block (s_x: the sum of the block's activation codes), which
+//   is taken back as s_x from each of the 8 int32 lanes.
+// - 4/3/2-bit asymmetric codes are unsigned already; the minimum m adds m * d_x * s_x.
+// - 8-bit codes would overflow as unsigned (255 * 127 * 2 > 32767), so they use the sign
+//   trick, |q| times x * sign(q) (|q| <= 128); asymmetric codes u are first moved to
+//   v = u - 128, and their offset, 128 * d_w * d_x * s_x, joins the m term.
+// A gemv reads its rows one after another (one linear stream, with software prefetch:
+// tile_loops.h, PrefetchAhead); a gemm decodes each 32-code chunk of a row once for 4 tokens.
 // Compiled with -mavx2 -mfma -mf16c: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 
@@ -14,6 +25,7 @@
 #pragma GCC diagnostic pop
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -24,210 +36,381 @@
 namespace squeeze::cpu {
 namespace {
 
-constexpr int kLanes = 8;
+// ---- Prepared activations ----
+// One input vector of `cols` values as int8 blocks of 32 (the last one zero-padded): codes q,
+// then per block the scale d (absmax / 127), 8 * s (s: the block's code sum) and d * s, as f32.
+// The per-block arrays are zero-padded to a multiple of 8 blocks, so that the kernels can load
+// 8 blocks' values at a time.
+struct Acts {
+  const int8_t* q;
+  const float* d;
+  const float* s8;
+  const float* ds;
+};
 
-float hsum(__m256 v) {
+constexpr int64_t Blocks(int64_t cols) {
+  return (cols + 31) / 32;
+}
+constexpr int64_t PaddedBlocks(int64_t cols) {
+  return (Blocks(cols) + 7) / 8 * 8;
+}
+// Bytes of one vector's prepared activations (a multiple of 64).
+constexpr int64_t ActBytes(int64_t cols) {
+  return (PaddedBlocks(cols) * 44 + 63) / 64 * 64;
+}
+
+Acts ActView(const void* buf, int64_t cols) {
+  const uint8_t* b = static_cast<const uint8_t*>(buf);
+  const int64_t nb = PaddedBlocks(cols);
+  return {reinterpret_cast<const int8_t*>(b), reinterpret_cast<const float*>(b + nb * 32),
+          reinterpret_cast<const float*>(b + nb * 36), reinterpret_cast<const float*>(b + nb * 40)};
+}
+
+// All-ones lanes where lane index < left.
+__m256i LaneMask(int64_t left) {
+  const int l = left > 8 ? 8 : left < 0 ? 0 : int(left);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+int32_t HsumEpi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+float HsumPs(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
 
-float Half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
+// Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
+// operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
+//
+// kPaired (the 4-bit formats' layout): within each pair of blocks (2p, 2p + 1) the middle two
+// 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15 |
+// 2p: 16-31 | 2p+1: 16-31], the order in which Q4Pair unpacks a pair of weight chunks.
+template <bool kPaired>
+void PrepareActs(const float* x, int64_t cols, void* buf) {
+  const int64_t nb = Blocks(cols), padded = PaddedBlocks(cols);
+  uint8_t* b = static_cast<uint8_t*>(buf);
+  int8_t* q = reinterpret_cast<int8_t*>(b);
+  float* d = reinterpret_cast<float*>(b + padded * 32);
+  float* s8 = reinterpret_cast<float*>(b + padded * 36);
+  float* ds = reinterpret_cast<float*>(b + padded * 40);
+  for (int64_t k = nb; k < padded; ++k) d[k] = s8[k] = ds[k] = 0.0f;
+  std::memset(q + nb * 32, 0, size_t(padded - nb) * 32);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t k = 0; k < nb; ++k) {
+    __m256 v[4];
+    __m256 vmax = _mm256_setzero_ps();
+    for (int g = 0; g < 4; ++g) {
+      const int64_t c = k * 32 + 8 * g;
+      v[g] = _mm256_maskload_ps(x + c, LaneMask(cols - c));  // padding reads as 0
+      vmax = _mm256_max_ps(_mm256_and_ps(v[g], abs_mask), vmax);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float amax = _mm_cvtss_f32(m);
+    const float bd = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i qi[4];
+    for (int g = 0; g < 4; ++g) qi[g] = _mm256_cvtps_epi32(_mm256_mul_ps(v[g], vid));
+    // Packing works within 128-bit lanes; the permute puts the 8-code groups back in order.
+    const __m256i packed =
+        _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    const __m256i ordered =
+        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if (kPaired) {
+      int8_t* pair = q + (k & ~int64_t(1)) * 32 + (k & 1) * 16;
+      _mm_store_si128(reinterpret_cast<__m128i*>(pair), _mm256_castsi256_si128(ordered));
+      _mm_store_si128(reinterpret_cast<__m128i*>(pair + 32), _mm256_extracti128_si256(ordered, 1));
+    } else {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q + k * 32), ordered);
+    }
+    const int32_t sum =
+        HsumEpi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
+    d[k] = bd;
+    s8[k] = 8.0f * float(sum);  // exact: |sum| <= 32 * 127
+    ds[k] = bd * float(sum);
+  }
 }
 
-// Codes of the 8 weights at offset o (a multiple of 8) of block `blk`, as f32.
+// ---- Formats ----
+// q8_channel rows: f32 scale, then int8 codes (no blocks, no padding).
+struct Channel {
+  static constexpr int kBits = 8, kGroup = 32;
+  static constexpr bool kAsym = false;
+};
+
+// The 32 codes of chunk k (columns 32k .. 32k + 31 of the block) in column order: signed q
+// (v = u - 128 for 8-bit asymmetric) for 8-bit formats, else unsigned (q + 8 when symmetric).
 template <class B>
-__m256 codes8(const uint8_t* blk, int o) {
+__m256i Chunk(const uint8_t* blk, int k) {
   const uint8_t* qs = blk + offsetof(B, qs);
   if constexpr (B::kBits == 8) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + o));
-    return _mm256_cvtepi32_ps(B::kAsym ? _mm256_cvtepu8_epi32(v) : _mm256_cvtepi8_epi32(v));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * k));
+    return B::kAsym ? _mm256_xor_si256(v, _mm256_set1_epi8(char(0x80))) : v;
   } else if constexpr (B::kBits == 4) {
-    // Each 16 bytes hold 32 weights: low nibbles are weights 0..15, high ones 16..31.
-    const __m256i v = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 16 * (o / 32) + o % 16)));
-    const bool high = (o % 32) >= 16;
-    __m256i q;
-    if constexpr (B::kAsym) {
-      q = high ? _mm256_srli_epi32(v, 4) : _mm256_and_si256(v, _mm256_set1_epi32(0xf));
-    } else {  // sign-extend the nibble: move it to the top, shift back arithmetically
-      q = _mm256_srai_epi32(high ? _mm256_slli_epi32(v, 24) : _mm256_slli_epi32(v, 28), 28);
-    }
-    return _mm256_cvtepi32_ps(q);
+    // 16 bytes: weight j < 16 in the low nibble of byte j, j + 16 in the high one; both
+    // halves of the register get the bytes, the upper one shifted down by 4. Symmetric two's
+    // complement nibbles xor 8 are q + 8.
+    __m256i v =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * k)));
+    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
+    v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
   } else {
-    // 2/3-bit: per 32 weights 4 * bits bytes; the 8 weights o..o+7 have their low 2 bits in
-    // bytes 0..7 at bit 2 * (o % 32 / 8), and (3-bit) their high bits in byte 8 + o % 32 / 8.
-    const uint8_t* chunk = qs + 4 * B::kBits * (o / 32);
-    const int sub = (o % 32) / 8;
-    const __m256i v =
-        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk)));
-    __m256i q = _mm256_and_si256(_mm256_srli_epi32(v, 2 * sub), _mm256_set1_epi32(3));
+    // 2-bit fields: weight j in byte j % 8 at bit 2 * (j / 8): 64-bit lane l shifts by 2l.
+    // 3-bit: the high bit of weight j in byte 8 + j / 8 at bit j % 8.
+    const uint8_t* p = qs + 4 * B::kBits * k;
+    int64_t lo;
+    std::memcpy(&lo, p, 8);
+    __m256i u =
+        _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(lo), _mm256_setr_epi64x(0, 2, 4, 6)),
+                         _mm256_set1_epi8(0x03));
     if constexpr (B::kBits == 3) {
-      const __m256i hb = _mm256_srlv_epi32(_mm256_set1_epi32(chunk[8 + sub]),
-                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(hb, _mm256_set1_epi32(1)), 2));
+      int32_t hi;
+      std::memcpy(&hi, p + 8, 4);
+      const __m256i spread = _mm256_shuffle_epi8(
+          _mm256_set1_epi32(hi),
+          _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+      u = _mm256_or_si256(u, _mm256_and_si256(set, _mm256_set1_epi8(0x04)));
     }
-    if constexpr (!B::kAsym) {  // sign-extend the field from its top bit
-      q = _mm256_srai_epi32(_mm256_slli_epi32(q, 32 - B::kBits), 32 - B::kBits);
+    if constexpr (!B::kAsym) {  // two's complement field f: (f ^ sign) = q + 2^(b-1)
+      constexpr char kSign = char(1 << (B::kBits - 1));
+      u = _mm256_add_epi8(_mm256_xor_si256(u, _mm256_set1_epi8(kSign)),
+                          _mm256_set1_epi8(char(8 - (1 << (B::kBits - 1)))));
     }
-    return _mm256_cvtepi32_ps(q);
+    return u;
   }
 }
 
-// One weight (column c of the row) for the scalar tail.
+// q8_channel: chunk k of a row's codes; the last, partial one is copied into a zeroed buffer
+// so that nothing past the row is read.
+__m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
+  const int64_t left = cols - 32 * k;
+  if (left >= 32) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * k));
+  alignas(32) uint8_t tail[32] = {};
+  std::memcpy(tail, codes + 32 * k, size_t(left));
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
+}
+
+// Chunks k and k + 1 (k even) of a 4-bit row, dotted with the paired activations xq (the 64
+// codes of the pair, kPaired layout): 8 int32 lanes, 0-3 summing chunk k's products and 4-7
+// chunk k + 1's (the +8 offset of symmetric codes not yet removed). The low nibbles of the two
+// chunks' 16-byte code runs are weights 0-15, the high ones 16-31; vpmaddubsw pair sums are at
+// most 2 * 15 * 127, so the two halves' sums add up in 16 bits before vpmaddwd widens them.
+// `second`: whether chunk k + 1 exists (a G = 32 row's last block may stand alone).
 template <class B>
-float load1(const uint8_t* row, int64_t c) {
-  const uint8_t* blk = row + (c / B::kGroup) * int64_t(sizeof(B));
-  const int k = int(c % B::kGroup);
-  const uint8_t* qs = blk + offsetof(B, qs);
-  int q;
-  if constexpr (B::kBits == 8) {
-    q = B::kAsym ? int(qs[k]) : int(int8_t(qs[k]));
-  } else if constexpr (B::kBits == 4) {
-    const int nib = (qs[16 * (k / 32) + k % 16] >> (4 * ((k % 32) / 16))) & 0xf;
-    q = B::kAsym ? nib : (nib ^ 8) - 8;
-  } else {
-    const uint8_t* chunk = qs + 4 * B::kBits * (k / 32);
-    int r = (chunk[k % 8] >> (2 * ((k % 32) / 8))) & 3;
-    if constexpr (B::kBits == 3) r |= ((chunk[8 + (k % 32) / 8] >> (k % 8)) & 1) << 2;
-    constexpr int kSign = 1 << (B::kBits - 1);
-    q = B::kAsym ? r : (r ^ kSign) - kSign;
+__m256i Q4Pair(const uint8_t* row, int64_t k, bool second, const int8_t* xq) {
+  constexpr int kChunks = B::kGroup / 32;
+  constexpr int64_t S = sizeof(B);
+  const uint8_t* blk = row + k / kChunks * S + offsetof(B, qs);
+  __m256i v;
+  if constexpr (kChunks == 1) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+    const __m128i hi =
+        second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + S)) : _mm_setzero_si128();
+    v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  } else {  // both chunks in one block: 32 contiguous bytes
+    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 * (k % kChunks)));
   }
-  const float d = Half(blk + offsetof(B, d));
-  if constexpr (B::kAsym) {
-    return __builtin_fmaf(float(q), d, Half(blk + offsetof(B, m)));
-  } else {
-    return float(q) * d;
-  }
+  if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_and_si256(v, nib), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+  const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32));
+  const __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb));
+  return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
 }
 
-// Tile of R weight rows x T tokens over the whole row: y[j * ldy + i] = sum_c W[i][c] *
-// x[j * cols + c]. Per block each row's d (and m) are broadcast once; per 8 weights the codes
-// are widened and dequantized once and used T times.
-template <class B, int R, int T>
-void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-          int64_t cols) {
-  constexpr int G = B::kGroup;
-  __m256 acc[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+// 8 int32 lanes summing codes * activation codes (the +8 offset of symmetric sub-8-bit codes
+// not yet removed).
+template <class B>
+__m256i Dot(__m256i codes, const int8_t* xq) {
+  const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
+  __m256i pairs;
+  if constexpr (B::kBits == 8) {
+    pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(x, codes));
+  } else {
+    pairs = _mm256_maddubs_epi16(codes, x);
+  }
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
 
-  const int64_t vec_cols = cols / kLanes * kLanes;  // G is a multiple of 8
-  for (int64_t c0 = 0; c0 < vec_cols; c0 += G) {
-    const int64_t blk_off = c0 / G * int64_t(sizeof(B));
-    __m256 d[R], m[R];
+// The f16 field at byte `off` of the blocks holding chunks k0 .. k0 + 7 of a row, as f32 (0 for
+// chunks at or past nb when !kFull: their blocks are not read).
+template <class B, bool kFull>
+__m256 ChunkHalves(const uint8_t* row, int64_t k0, int64_t nb, int off) {
+  constexpr int kChunks = B::kGroup / 32;
+  uint64_t h[2] = {0, 0};
 #pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const uint8_t* blk = w + i * row_bytes + blk_off;
-      d[i] = _mm256_set1_ps(Half(blk + offsetof(B, d)));
-      if constexpr (B::kAsym) m[i] = _mm256_set1_ps(Half(blk + offsetof(B, m)));
-    }
-    const int end = int(vec_cols - c0 < G ? vec_cols - c0 : G);
-    for (int o = 0; o < end; o += kLanes) {
-      __m256 xv[T];
+  for (int c = 0; c < 8; ++c) {
+    if (!kFull && k0 + c >= nb) break;
+    uint16_t v;
+    std::memcpy(&v, row + (k0 + c) / kChunks * int64_t(sizeof(B)) + off, 2);
+    h[c / 4] |= uint64_t(v) << (16 * (c % 4));
+  }
+  return _mm256_cvtph_ps(_mm_set_epi64x(int64_t(h[1]), int64_t(h[0])));
+}
+
+// Tile of one weight row x T tokens: y[j * ldy] = W · x_j, with the prepared activations a[j].
+// Group formats go 8 chunks of 32 columns at a time: the 8 weight scales are converted
+// together and multiplied by the 8 activation scales of each token (dd), and the blocks' code
+// offsets and minimums enter per token as one vector (corr); per chunk the codes are unpacked
+// once, and each token costs a vpmaddubsw, a vpmaddwd, a conversion and an FMA.
+template <class B, int T>
+void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
+  const int64_t nb = Blocks(cols);
+  __m256 acc[T];
 #pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(x + j * cols + c0 + o);
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  if constexpr (std::is_same_v<B, Channel>) {
+    const uint8_t* codes = row + 4;
+    for (int64_t k = 0; k < nb; ++k) {
+      PrefetchAhead<32>(codes + 32 * k);
+      const __m256i c = ChannelChunk(codes, k, cols);
 #pragma GCC unroll 8
-      for (int i = 0; i < R; ++i) {
-        const __m256 q = codes8<B>(w + i * row_bytes + blk_off, o);
-        __m256 wv;
-        if constexpr (B::kAsym) {
-          wv = _mm256_fmadd_ps(q, d[i], m[i]);
-        } else {
-          wv = _mm256_mul_ps(q, d[i]);
-        }
-#pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
+      for (int j = 0; j < T; ++j) {
+        const __m256 dot = _mm256_cvtepi32_ps(Dot<B>(c, a[j].q + 32 * k));
+        acc[j] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(a[j].d + k), acc[j]);
       }
     }
-  }
-
-  float s[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
-  for (int64_t c = vec_cols; c < cols; ++c) {
-    for (int i = 0; i < R; ++i) {
-      const float wf = load1<B>(w + i * row_bytes, c);
-      for (int j = 0; j < T; ++j) s[i][j] = __builtin_fmaf(wf, x[j * cols + c], s[i][j]);
-    }
-  }
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < T; ++j) y[j * ldy + i] = s[i][j];
-}
-
-// q8_channel rows: f32 scale, then int8 codes. The codes are summed against x in f32 and the
-// row's scale is applied once at the end.
-struct Channel {};
-
-template <int R, int T>
-void tile_channel(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-                  int64_t cols) {
-  __m256 acc[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
-  int64_t c = 0;
-  for (; c + kLanes <= cols; c += kLanes) {
-    __m256 xv[T];
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(x + j * cols + c);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + i * row_bytes + 4 + c))));
-#pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) acc[i][j] = _mm256_fmadd_ps(q, xv[j], acc[i][j]);
-    }
-  }
-  float s[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
-  for (; c < cols; ++c) {
-    for (int i = 0; i < R; ++i) {
-      const float q = float(int8_t(w[i * row_bytes + 4 + c]));
-      for (int j = 0; j < T; ++j) s[i][j] = __builtin_fmaf(q, x[j * cols + c], s[i][j]);
-    }
-  }
-  for (int i = 0; i < R; ++i) {
     float scale;
-    std::memcpy(&scale, w + i * row_bytes, 4);
-    for (int j = 0; j < T; ++j) y[j * ldy + i] = s[i][j] * scale;
+    std::memcpy(&scale, row, 4);
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) y[j * ldy] = HsumPs(acc[j]) * scale;
+  } else {
+    constexpr int kChunks = B::kGroup / 32;
+    constexpr int64_t S = sizeof(B);
+    __m256 corr[T], acc2[T];
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) corr[j] = acc2[j] = _mm256_setzero_ps();
+    auto chunks8 = [&](int64_t k0, auto full) __attribute__((always_inline)) {
+      constexpr bool kFull = decltype(full)::value;
+      const __m256 dw = ChunkHalves<B, kFull>(row, k0, nb, offsetof(B, d));
+      __m256 m;  // what each unit of d_x * s_x adds: m, plus 128 d_w for 8-bit asym
+      if constexpr (B::kAsym) {
+        m = ChunkHalves<B, kFull>(row, k0, nb, offsetof(B, m));
+        if constexpr (B::kBits == 8) m = _mm256_fmadd_ps(_mm256_set1_ps(128.0f), dw, m);
+      }
+      __m256 dd[T];
+#pragma GCC unroll 8
+      for (int j = 0; j < T; ++j) {
+        const __m256 ddj = _mm256_mul_ps(dw, _mm256_load_ps(a[j].d + k0));
+        dd[j] = ddj;
+        if constexpr (B::kAsym) {
+          corr[j] = _mm256_fmadd_ps(m, _mm256_load_ps(a[j].ds + k0), corr[j]);
+        } else if constexpr (B::kBits < 8) {  // minus 8 * d_w * d_x * s_x: the +8 code offset
+          corr[j] = _mm256_fnmadd_ps(ddj, _mm256_load_ps(a[j].s8 + k0), corr[j]);
+        }
+      }
+      if constexpr (B::kBits == 4) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 8; c += 2) {
+          const int64_t k = k0 + c;
+          if (!kFull && k >= nb) break;
+          const uint8_t* blk = row + k / kChunks * S;
+          if (kChunks == 1 || c % kChunks == 0) PrefetchAhead<kChunks == 1 ? 2 * S : S>(blk);
+          const __m256i idx = _mm256_setr_epi32(c, c, c, c, c + 1, c + 1, c + 1, c + 1);
+#pragma GCC unroll 8
+          for (int j = 0; j < T; ++j) {
+            const __m256i dot = Q4Pair<B>(row, k, kFull || k + 1 < nb, a[j].q + 32 * k);
+            __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
+            sum =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx), sum);
+          }
+        }
+        return;
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const int64_t k = k0 + c;
+        if (!kFull && k >= nb) break;
+        const uint8_t* blk = row + k / kChunks * S;
+        if (c % kChunks == 0) PrefetchAhead<S>(blk);
+        const __m256i codes = Chunk<B>(blk, int(k % kChunks));
+#pragma GCC unroll 8
+        for (int j = 0; j < T; ++j) {
+          const __m256 dot = _mm256_cvtepi32_ps(Dot<B>(codes, a[j].q + 32 * k));
+          __m256& sum = c % 2 ? acc2[j] : acc[j];  // two FMA chains
+          sum = _mm256_fmadd_ps(dot, _mm256_permutevar8x32_ps(dd[j], _mm256_set1_epi32(c)), sum);
+        }
+      }
+    };
+    int64_t k0 = 0;
+    for (; k0 + 8 <= nb; k0 += 8) chunks8(k0, std::true_type());
+    if (k0 < nb) chunks8(k0, std::false_type());
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j)
+      y[j * ldy] = HsumPs(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), corr[j]));
   }
 }
 
-// Row and token blocking as in matmul_avx2.cc (8 rows for gemv, 4 rows x 3 tokens for gemm).
-constexpr int kGemvRows = 8;
-constexpr int kGemmRows = 4;
-constexpr int kGemmTokens = 3;
+constexpr int kGemmTokens = 4;
 
-// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
+int64_t PreparedBytes(int64_t cols) {
+  return ActBytes(cols);
+}
+
 template <class B>
-struct FileTile {
-  template <int R, int T>
-  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
                   int64_t cols) {
-    if constexpr (std::is_same_v<B, Channel>) {
-      tile_channel<R, T>(w, row_bytes, x, y, ldy, cols);
-    } else {
-      tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  const Acts a = ActView(prepared, cols);
+  for (int64_t r = 0; r < rows; ++r) Tile<B, 1>(p + r * row_bytes, &a, y + r, 0, cols);
+}
+
+uint8_t* ActScratch(int64_t n, int64_t cols) {
+  void* p = ThreadScratch(size_t(n * ActBytes(cols)));
+  if (p == nullptr) std::abort();
+  return static_cast<uint8_t*>(p);
+}
+
+template <class B>
+void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(1, cols);
+  PrepareActs<B::kBits == 4>(x, cols, buf);
+  GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
+}
+
+// Rows outermost: a row stays in cache while every group of tokens passes over it.
+template <class B>
+void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
+          int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(n, cols);
+  const int64_t ab = ActBytes(cols);
+  for (int64_t t = 0; t < n; ++t) PrepareActs<B::kBits == 4>(x + t * cols, cols, buf + t * ab);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = p + r * row_bytes;
+    int64_t t = 0;
+    for (; t + kGemmTokens <= n; t += kGemmTokens) {
+      Acts a[kGemmTokens];
+      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView(buf + (t + j) * ab, cols);
+      Tile<B, kGemmTokens>(row, a, y + t * ldy + r, ldy, cols);
+    }
+    for (; t < n; ++t) {
+      const Acts a = ActView(buf + t * ab, cols);
+      Tile<B, 1>(row, &a, y + t * ldy + r, 0, cols);
     }
   }
-};
+}
 
 template <class B>
 constexpr MatmulKernels IntAvx2() {
-  return {GemvRoundedX<FileTile<B>, kGemvRows>, GemmRoundedX<FileTile<B>, kGemmRows, kGemmTokens>};
+  return {Gemv<B>, Gemm<B>};
+}
+
+template <class B>
+constexpr PreparedGemv IntAvx2Prepared() {
+  return {PreparedBytes, PrepareActs<B::kBits == 4>, GemvPrepared<B>};
 }
 
 }  // namespace
@@ -266,6 +449,42 @@ const MatmulKernels kMatmulIntAvx2[kWeightFormatCount] = {
     /* kQ2G32Asym   */ IntAvx2<block_q2_g32_asym>(),
     /* kQ2G64Asym   */ IntAvx2<block_q2_g64_asym>(),
     /* kQ2G128Asym  */ IntAvx2<block_q2_g128_asym>(),
+};
+
+// The prepared gemv of the same rows.
+const PreparedGemv kPreparedIntAvx2[kWeightFormatCount] = {
+    /* kF32, kF16, kBF16 */ {},
+    {},
+    {},
+    /* kQ8Channel   */ IntAvx2Prepared<Channel>(),
+    /* kQ8G32       */ IntAvx2Prepared<block_q8_g32>(),
+    /* kQ8G64       */ IntAvx2Prepared<block_q8_g64>(),
+    /* kQ8G128      */ IntAvx2Prepared<block_q8_g128>(),
+    /* kQ8G32Asym   */ IntAvx2Prepared<block_q8_g32_asym>(),
+    /* kQ8G64Asym   */ IntAvx2Prepared<block_q8_g64_asym>(),
+    /* kQ8G128Asym  */ IntAvx2Prepared<block_q8_g128_asym>(),
+    /* kQ4G32       */ IntAvx2Prepared<block_q4_g32>(),
+    /* kQ4G64       */ IntAvx2Prepared<block_q4_g64>(),
+    /* kQ4G128      */ IntAvx2Prepared<block_q4_g128>(),
+    /* kQ4G32Asym   */ IntAvx2Prepared<block_q4_g32_asym>(),
+    /* kQ4G64Asym   */ IntAvx2Prepared<block_q4_g64_asym>(),
+    /* kQ4G128Asym  */ IntAvx2Prepared<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 */ {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ IntAvx2Prepared<block_q3_g32>(),
+    /* kQ3G64       */ IntAvx2Prepared<block_q3_g64>(),
+    /* kQ3G128      */ IntAvx2Prepared<block_q3_g128>(),
+    /* kQ3G32Asym   */ IntAvx2Prepared<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ IntAvx2Prepared<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ IntAvx2Prepared<block_q3_g128_asym>(),
+    /* kQ2G32       */ IntAvx2Prepared<block_q2_g32>(),
+    /* kQ2G64       */ IntAvx2Prepared<block_q2_g64>(),
+    /* kQ2G128      */ IntAvx2Prepared<block_q2_g128>(),
+    /* kQ2G32Asym   */ IntAvx2Prepared<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ IntAvx2Prepared<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ IntAvx2Prepared<block_q2_g128_asym>(),
 };
 
 }  // namespace squeeze::cpu
