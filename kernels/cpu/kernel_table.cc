@@ -1,4 +1,5 @@
-// Dispatch of matrix kernels by (format, instruction set), falling back to lower levels.
+// Dispatch of matrix kernels by (format, instruction set), falling back to lower levels, and of
+// the attention vector kernels by instruction set.
 #include "cpu/cpu_kernels.h"
 
 namespace squeeze {
@@ -64,7 +65,13 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
   if (k == &cpu::kMatmulFloat8Avx2[i]) p = &cpu::kPreparedFloat8Avx2[i];
+  if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
   return p != nullptr && p->gemv != nullptr ? p : nullptr;
+}
+
+const VecKernels& GetVecKernels(Isa isa) {
+  static const VecKernels kRef = {dot_ref, axpy_ref};
+  return isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) ? cpu::kVecAvx2 : kRef;
 }
 
 }  // namespace squeeze

@@ -206,20 +206,20 @@ __m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
 // chunk k + 1's (the +8 offset of symmetric codes not yet removed). The low nibbles of the two
 // chunks' 16-byte code runs are weights 0-15, the high ones 16-31; vpmaddubsw pair sums are at
 // most 2 * 15 * 127, so the two halves' sums add up in 16 bits before vpmaddwd widens them.
-// `second`: whether chunk k + 1 exists (a G = 32 row's last block may stand alone).
+// `blk` is chunk k's block and `c` = k % (G / 32); `second`: whether chunk k + 1 exists (a
+// G = 32 row's last block may stand alone).
 template <class B>
-__m256i Q4Pair(const uint8_t* row, int64_t k, bool second, const int8_t* xq) {
-  constexpr int kChunks = B::kGroup / 32;
+__m256i Q4Pair(const uint8_t* blk, int c, bool second, const int8_t* xq) {
   constexpr int64_t S = sizeof(B);
-  const uint8_t* blk = row + k / kChunks * S + offsetof(B, qs);
+  const uint8_t* qs = blk + offsetof(B, qs);
   __m256i v;
-  if constexpr (kChunks == 1) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk));
+  if constexpr (B::kGroup == 32) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     const __m128i hi =
-        second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + S)) : _mm_setzero_si128();
+        second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + S)) : _mm_setzero_si128();
     v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
   } else {  // both chunks in one block: 32 contiguous bytes
-    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 * (k % kChunks)));
+    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 16 * c));
   }
   if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
   const __m256i nib = _mm256_set1_epi8(0x0f);
@@ -244,17 +244,17 @@ __m256i Dot(__m256i codes, const int8_t* xq) {
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
-// The f16 field at byte `off` of the blocks holding chunks k0 .. k0 + 7 of a row, as f32 (0 for
-// chunks at or past nb when !kFull: their blocks are not read).
+// The f16 field at byte `off` of the blocks holding 8 chunks from `base` (the block of the
+// first), as f32 (0 for chunks at or past `valid` when !kFull: their blocks are not read).
 template <class B, bool kFull>
-__m256 ChunkHalves(const uint8_t* row, int64_t k0, int64_t nb, int off) {
+__m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
   constexpr int kChunks = B::kGroup / 32;
   uint64_t h[2] = {0, 0};
 #pragma GCC unroll 8
   for (int c = 0; c < 8; ++c) {
-    if (!kFull && k0 + c >= nb) break;
+    if (!kFull && c >= valid) break;
     uint16_t v;
-    std::memcpy(&v, row + (k0 + c) / kChunks * int64_t(sizeof(B)) + off, 2);
+    std::memcpy(&v, base + c / kChunks * int64_t(sizeof(B)) + off, 2);
     h[c / 4] |= uint64_t(v) << (16 * (c % 4));
   }
   return _mm256_cvtph_ps(_mm_set_epi64x(int64_t(h[1]), int64_t(h[0])));
@@ -294,10 +294,13 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     for (int j = 0; j < T; ++j) corr[j] = acc2[j] = _mm256_setzero_ps();
     auto chunks8 = [&](int64_t k0, auto full) __attribute__((always_inline)) {
       constexpr bool kFull = decltype(full)::value;
-      const __m256 dw = ChunkHalves<B, kFull>(row, k0, nb, offsetof(B, d));
+      // k0 is a multiple of 8, and so of kChunks: chunk c's block is base + c / kChunks * S.
+      const uint8_t* base = row + (k0 / 8) * (8 / kChunks * S);
+      const int64_t valid = nb - k0;
+      const __m256 dw = ChunkHalves<B, kFull>(base, valid, offsetof(B, d));
       __m256 m;  // what each unit of d_x * s_x adds: m, plus 128 d_w for 8-bit asym
       if constexpr (B::kAsym) {
-        m = ChunkHalves<B, kFull>(row, k0, nb, offsetof(B, m));
+        m = ChunkHalves<B, kFull>(base, valid, offsetof(B, m));
         if constexpr (B::kBits == 8) m = _mm256_fmadd_ps(_mm256_set1_ps(128.0f), dw, m);
       }
       __m256 dd[T];
@@ -315,13 +318,14 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
 #pragma GCC unroll 4
         for (int c = 0; c < 8; c += 2) {
           const int64_t k = k0 + c;
-          if (!kFull && k >= nb) break;
-          const uint8_t* blk = row + k / kChunks * S;
+          if (!kFull && c >= valid) break;
+          const uint8_t* blk = base + c / kChunks * S;
           if (kChunks == 1 || c % kChunks == 0) PrefetchAhead<kChunks == 1 ? 2 * S : S>(blk);
           const __m256i idx = _mm256_setr_epi32(c, c, c, c, c + 1, c + 1, c + 1, c + 1);
 #pragma GCC unroll 8
           for (int j = 0; j < T; ++j) {
-            const __m256i dot = Q4Pair<B>(row, k, kFull || k + 1 < nb, a[j].q + 32 * k);
+            const __m256i dot =
+                Q4Pair<B>(blk, c % kChunks, kFull || c + 1 < valid, a[j].q + 32 * k);
             __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
             sum =
                 _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx), sum);
@@ -332,10 +336,10 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const int64_t k = k0 + c;
-        if (!kFull && k >= nb) break;
-        const uint8_t* blk = row + k / kChunks * S;
+        if (!kFull && c >= valid) break;
+        const uint8_t* blk = base + c / kChunks * S;
         if (c % kChunks == 0) PrefetchAhead<S>(blk);
-        const __m256i codes = Chunk<B>(blk, int(k % kChunks));
+        const __m256i codes = Chunk<B>(blk, c % kChunks);
 #pragma GCC unroll 8
         for (int j = 0; j < T; ++j) {
           const __m256 dot = _mm256_cvtepi32_ps(Dot<B>(codes, a[j].q + 32 * k));
