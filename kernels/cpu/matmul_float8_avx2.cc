@@ -124,12 +124,25 @@ void Lookup32(const __m256i* planes, __m256i idx, __m256* v) {
   v[3] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23));
 }
 
+// f16 -> f32 for every 16-bit pattern (256 KB, built once): the block scale is then one scalar
+// load and a broadcast from memory, which needs none of the shuffle ports that the table
+// lookups keep busy (vcvtph2ps + vbroadcastss would take two more of them per block).
+const float* HalfTable() {
+  static const float* table = [] {
+    static float t[65536];
+    for (int i = 0; i < 65536; ++i) t[i] = _cvtsh_ss(uint16_t(i));
+    return t;
+  }();
+  return table;
+}
+
 // One row x T tokens of a 4-bit table format: y[j * ldy] = sum_c W[c] * x_j[c], with x_j the
 // prepared activations (PrepareNf4) of token j.
 template <class F, int T>
 void Row4(const uint8_t* row, const float* const* x, float* y, int64_t ldy, int64_t cols) {
   using B = typename F::Block;
   const uint8_t* tp = TablePlanes<F>();
+  const float* half = HalfTable();
   __m256i planes[4];
   for (int k = 0; k < 4; ++k)
     planes[k] =
@@ -145,9 +158,9 @@ void Row4(const uint8_t* row, const float* const* x, float* y, int64_t ldy, int6
     __m256 w[8];
     Lookup32(planes, _mm256_and_si256(v, nib), w);
     Lookup32(planes, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib), w + 4);
-    uint32_t dbits;  // the f16 d and the first code bytes
-    std::memcpy(&dbits, blk + offsetof(B, d), 4);
-    const __m256 d = _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(int(dbits))));
+    uint16_t dbits;
+    std::memcpy(&dbits, blk + offsetof(B, d), 2);
+    const __m256 d = _mm256_broadcast_ss(half + dbits);
 #pragma GCC unroll 8
     for (int j = 0; j < T; ++j) {
       const float* xb = x[j] + b * 64;

@@ -89,9 +89,9 @@ float HsumPs(__m256 v) {
 // Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
 // operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
 //
-// kPaired (the 4-bit formats' layout): within each pair of blocks (2p, 2p + 1) the middle two
-// 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15 |
-// 2p: 16-31 | 2p+1: 16-31], the order in which Q4Pair unpacks a pair of weight chunks.
+// kPaired (the layout of the 4-, 3- and 2-bit formats): within each pair of blocks (2p, 2p + 1) the
+// middle two 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15
+// | 2p: 16-31 | 2p+1: 16-31], the order in which PairCodes unpacks a pair of weight chunks.
 template <bool kPaired>
 void PrepareActs(const float* x, int64_t cols, void* buf) {
   const int64_t nb = Blocks(cols), padded = PaddedBlocks(cols);
@@ -146,49 +146,14 @@ struct Channel {
   static constexpr bool kAsym = false;
 };
 
-// The 32 codes of chunk k (columns 32k .. 32k + 31 of the block) in column order: signed q
-// (v = u - 128 for 8-bit asymmetric) for 8-bit formats, else unsigned (q + 8 when symmetric).
+// The 32 codes of chunk k (columns 32k .. 32k + 31 of the block) of an 8-bit format in column
+// order, signed (v = u - 128 for asymmetric codes).
 template <class B>
 __m256i Chunk(const uint8_t* blk, int k) {
-  const uint8_t* qs = blk + offsetof(B, qs);
-  if constexpr (B::kBits == 8) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * k));
-    return B::kAsym ? _mm256_xor_si256(v, _mm256_set1_epi8(char(0x80))) : v;
-  } else if constexpr (B::kBits == 4) {
-    // 16 bytes: weight j < 16 in the low nibble of byte j, j + 16 in the high one; both
-    // halves of the register get the bytes, the upper one shifted down by 4. Symmetric two's
-    // complement nibbles xor 8 are q + 8.
-    __m256i v =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 16 * k)));
-    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
-    v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-  } else {
-    // 2-bit fields: weight j in byte j % 8 at bit 2 * (j / 8): 64-bit lane l shifts by 2l.
-    // 3-bit: the high bit of weight j in byte 8 + j / 8 at bit j % 8.
-    const uint8_t* p = qs + 4 * B::kBits * k;
-    int64_t lo;
-    std::memcpy(&lo, p, 8);
-    __m256i u =
-        _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(lo), _mm256_setr_epi64x(0, 2, 4, 6)),
-                         _mm256_set1_epi8(0x03));
-    if constexpr (B::kBits == 3) {
-      int32_t hi;
-      std::memcpy(&hi, p + 8, 4);
-      const __m256i spread = _mm256_shuffle_epi8(
-          _mm256_set1_epi32(hi),
-          _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
-      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-      u = _mm256_or_si256(u, _mm256_and_si256(set, _mm256_set1_epi8(0x04)));
-    }
-    if constexpr (!B::kAsym) {  // two's complement field f: (f ^ sign) = q + 2^(b-1)
-      constexpr char kSign = char(1 << (B::kBits - 1));
-      u = _mm256_add_epi8(_mm256_xor_si256(u, _mm256_set1_epi8(kSign)),
-                          _mm256_set1_epi8(char(8 - (1 << (B::kBits - 1)))));
-    }
-    return u;
-  }
+  static_assert(B::kBits == 8);
+  const __m256i v =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs) + 32 * k));
+  return B::kAsym ? _mm256_xor_si256(v, _mm256_set1_epi8(char(0x80))) : v;
 }
 
 // q8_channel: chunk k of a row's codes; the last, partial one is copied into a zeroed buffer
@@ -201,46 +166,90 @@ __m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
 }
 
-// Chunks k and k + 1 (k even) of a 4-bit row, dotted with the paired activations xq (the 64
-// codes of the pair, kPaired layout): 8 int32 lanes, 0-3 summing chunk k's products and 4-7
-// chunk k + 1's (the +8 offset of symmetric codes not yet removed). The low nibbles of the two
-// chunks' 16-byte code runs are weights 0-15, the high ones 16-31; vpmaddubsw pair sums are at
-// most 2 * 15 * 127, so the two halves' sums add up in 16 bits before vpmaddwd widens them.
-// `blk` is chunk k's block and `c` = k % (G / 32); `second`: whether chunk k + 1 exists (a
-// G = 32 row's last block may stand alone).
+// Chunks c and c + 1 (c even) of a 4-, 3- or 2-bit row as two vectors of unsigned codes (q + 8
+// when symmetric) in the paired layout of the activations: lo = [c: weights 0-15 | c + 1:
+// 0-15], hi = [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the same
+// block (G >= 64) or the next one (G = 32), which a row's last block lacks when !second.
+// 4-bit: a chunk's 16 bytes hold weights 0-15 in the low nibbles, 16-31 in the high ones.
+// 2-bit: its 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so shifting the 8 bytes
+// by 0, 2 (lo) or 4, 6 (hi) bits gives 8 weights each. 3-bit: the same low 2 bits, then 4
+// bytes whose byte j / 8 holds weight j's high bit at bit j % 8.
 template <class B>
-__m256i Q4Pair(const uint8_t* blk, int c, bool second, const int8_t* xq) {
-  constexpr int64_t S = sizeof(B);
-  const uint8_t* qs = blk + offsetof(B, qs);
-  __m256i v;
-  if constexpr (B::kGroup == 32) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i hi =
-        second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + S)) : _mm_setzero_si128();
-    v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-  } else {  // both chunks in one block: 32 contiguous bytes
-    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 16 * c));
+void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi) {
+  constexpr int64_t kRun = 4 * B::kBits;  // code bytes per chunk
+  const uint8_t* p0 = blk + offsetof(B, qs) + kRun * c;
+  const uint8_t* p1 = B::kGroup == 32 ? p0 + sizeof(B) : p0 + kRun;
+  const bool has1 = B::kGroup != 32 || second;
+  if constexpr (B::kBits == 4) {
+    __m256i v;
+    if constexpr (B::kGroup == 32) {
+      const __m128i b1 =
+          has1 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)) : _mm_setzero_si128();
+      v = _mm256_inserti128_si256(
+          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))), b1, 1);
+    } else {
+      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0));
+    }
+    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    *lo = _mm256_and_si256(v, nib);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+    return;
+  } else {
+    int64_t w0, w1 = 0;
+    std::memcpy(&w0, p0, 8);
+    if (has1) std::memcpy(&w1, p1, 8);
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi64x(w0)),
+                                              _mm_set1_epi64x(w1), 1);
+    const __m256i two = _mm256_set1_epi8(0x03);
+    __m256i l = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 2, 0, 2)), two);
+    __m256i h = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(4, 6, 4, 6)), two);
+    if constexpr (B::kBits == 3) {
+      int32_t h0, h1 = 0;
+      std::memcpy(&h0, p0 + 8, 4);
+      if (has1) std::memcpy(&h1, p1 + 8, 4);
+      const __m256i hb = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(h0)),
+                                                 _mm_set1_epi32(h1), 1);
+      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+      const __m256i four = _mm256_set1_epi8(0x04);
+      // Byte j of 8 weights' run gets high-bit byte (run / 8) of its chunk, then bit j % 8.
+      const __m256i sl =
+          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101));
+      const __m256i sh =
+          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
+                                                     0x0202020202020202, 0x0303030303030303));
+      l = _mm256_or_si256(
+          l, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sl, bit), bit), four));
+      h = _mm256_or_si256(
+          h, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sh, bit), bit), four));
+    }
+    if constexpr (!B::kAsym) {  // two's complement field f: (f ^ sign) = q + 2^(b-1)
+      constexpr char kSign = char(1 << (B::kBits - 1));
+      const __m256i sign = _mm256_set1_epi8(kSign), up = _mm256_set1_epi8(char(8 - kSign));
+      l = _mm256_add_epi8(_mm256_xor_si256(l, sign), up);
+      h = _mm256_add_epi8(_mm256_xor_si256(h, sign), up);
+    }
+    *lo = l;
+    *hi = h;
   }
-  if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
-  const __m256i nib = _mm256_set1_epi8(0x0f);
-  const __m256i lo = _mm256_and_si256(v, nib), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+}
+
+// The pair's dot products with the paired activations xq (64 codes): 8 int32 lanes, 0-3 summing
+// chunk c's products and 4-7 chunk c + 1's (the +8 offset of symmetric codes not yet removed).
+// vpmaddubsw pair sums are at most 2 * 15 * 127, so the lo and hi sums add up in 16 bits
+// before vpmaddwd widens them.
+__m256i PairDot(__m256i lo, __m256i hi, const int8_t* xq) {
   const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
   const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32));
   const __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb));
   return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
 }
 
-// 8 int32 lanes summing codes * activation codes (the +8 offset of symmetric sub-8-bit codes
-// not yet removed).
-template <class B>
-__m256i Dot(__m256i codes, const int8_t* xq) {
+// 8 int32 lanes summing the 32 signed 8-bit codes * activation codes, with the sign trick.
+__m256i Dot8(__m256i codes, const int8_t* xq) {
   const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
-  __m256i pairs;
-  if constexpr (B::kBits == 8) {
-    pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(x, codes));
-  } else {
-    pairs = _mm256_maddubs_epi16(codes, x);
-  }
+  const __m256i pairs =
+      _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(x, codes));
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
@@ -278,7 +287,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
       const __m256i c = ChannelChunk(codes, k, cols);
 #pragma GCC unroll 8
       for (int j = 0; j < T; ++j) {
-        const __m256 dot = _mm256_cvtepi32_ps(Dot<B>(c, a[j].q + 32 * k));
+        const __m256 dot = _mm256_cvtepi32_ps(Dot8(c, a[j].q + 32 * k));
         acc[j] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(a[j].d + k), acc[j]);
       }
     }
@@ -314,7 +323,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
           corr[j] = _mm256_fnmadd_ps(ddj, _mm256_load_ps(a[j].s8 + k0), corr[j]);
         }
       }
-      if constexpr (B::kBits == 4) {
+      if constexpr (B::kBits < 8) {
 #pragma GCC unroll 4
         for (int c = 0; c < 8; c += 2) {
           const int64_t k = k0 + c;
@@ -322,29 +331,30 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
           const uint8_t* blk = base + c / kChunks * S;
           if (kChunks == 1 || c % kChunks == 0) PrefetchAhead<kChunks == 1 ? 2 * S : S>(blk);
           const __m256i idx = _mm256_setr_epi32(c, c, c, c, c + 1, c + 1, c + 1, c + 1);
+          __m256i lo, hi;
+          PairCodes<B>(blk, c % kChunks, kFull || c + 1 < valid, &lo, &hi);
 #pragma GCC unroll 8
           for (int j = 0; j < T; ++j) {
-            const __m256i dot =
-                Q4Pair<B>(blk, c % kChunks, kFull || c + 1 < valid, a[j].q + 32 * k);
+            const __m256i dot = PairDot(lo, hi, a[j].q + 32 * k);
             __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
             sum =
                 _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx), sum);
           }
         }
-        return;
-      }
+      } else {
 #pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        const int64_t k = k0 + c;
-        if (!kFull && c >= valid) break;
-        const uint8_t* blk = base + c / kChunks * S;
-        if (c % kChunks == 0) PrefetchAhead<S>(blk);
-        const __m256i codes = Chunk<B>(blk, c % kChunks);
+        for (int c = 0; c < 8; ++c) {
+          const int64_t k = k0 + c;
+          if (!kFull && c >= valid) break;
+          const uint8_t* blk = base + c / kChunks * S;
+          if (c % kChunks == 0) PrefetchAhead<S>(blk);
+          const __m256i codes = Chunk<B>(blk, c % kChunks);
 #pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) {
-          const __m256 dot = _mm256_cvtepi32_ps(Dot<B>(codes, a[j].q + 32 * k));
-          __m256& sum = c % 2 ? acc2[j] : acc[j];  // two FMA chains
-          sum = _mm256_fmadd_ps(dot, _mm256_permutevar8x32_ps(dd[j], _mm256_set1_epi32(c)), sum);
+          for (int j = 0; j < T; ++j) {
+            const __m256 dot = _mm256_cvtepi32_ps(Dot8(codes, a[j].q + 32 * k));
+            __m256& sum = c % 2 ? acc2[j] : acc[j];  // two FMA chains
+            sum = _mm256_fmadd_ps(dot, _mm256_permutevar8x32_ps(dd[j], _mm256_set1_epi32(c)), sum);
+          }
         }
       }
     };
@@ -380,7 +390,7 @@ uint8_t* ActScratch(int64_t n, int64_t cols) {
 template <class B>
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
   uint8_t* buf = ActScratch(1, cols);
-  PrepareActs<B::kBits == 4>(x, cols, buf);
+  PrepareActs<(B::kBits < 8)>(x, cols, buf);
   GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
 }
 
@@ -390,7 +400,7 @@ void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
           int64_t rows, int64_t cols) {
   uint8_t* buf = ActScratch(n, cols);
   const int64_t ab = ActBytes(cols);
-  for (int64_t t = 0; t < n; ++t) PrepareActs<B::kBits == 4>(x + t * cols, cols, buf + t * ab);
+  for (int64_t t = 0; t < n; ++t) PrepareActs<(B::kBits < 8)>(x + t * cols, cols, buf + t * ab);
   const uint8_t* p = static_cast<const uint8_t*>(w);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = p + r * row_bytes;
@@ -414,7 +424,7 @@ constexpr MatmulKernels IntAvx2() {
 
 template <class B>
 constexpr PreparedGemv IntAvx2Prepared() {
-  return {PreparedBytes, PrepareActs<B::kBits == 4>, GemvPrepared<B>};
+  return {PreparedBytes, PrepareActs<(B::kBits < 8)>, GemvPrepared<B>};
 }
 
 }  // namespace
