@@ -50,6 +50,14 @@ specs=(
   "gptq:bits=2,group=32,symmetric=false"
   "kv_cache:format=int8"
   "kv_cache:format=fp8_e4m3"
+  "magnitude:sparsity=0.5"
+  "wanda:sparsity=0.5"
+  "sparsegpt:sparsity=0.5"
+  "nm_sparse:pattern=2:4"
+  "nm_sparse:pattern=2:4,criterion=wanda"
+  "nm_sparse:pattern=2:4,criterion=sparsegpt"
+  "nm_sparse:pattern=4:8,criterion=sparsegpt"
+  "nm_sparse:pattern=2:4,criterion=sparsegpt,values=f16"
 )
 
 echo "| technique (\`--apply\`) | bits/weight (all) | bits/weight (layer matrices) | perplexity | mean KLD | top-1 agreement |"

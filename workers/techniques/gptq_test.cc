@@ -19,12 +19,14 @@
 #include "techniques/gptq.h"
 #include "techniques/int_grid.h"
 #include "techniques/registry.h"
+#include "techniques/technique_testutil.h"
 #include "testutil/assets.h"
 
 namespace squeeze {
 namespace {
 
 using ::testing::HasSubstr;
+using namespace ::squeeze::testing;
 
 WeightFormat Format(const std::string& name) {
   WeightFormat f = WeightFormat::kF32;
@@ -226,57 +228,6 @@ TEST(GptqAwqRegistryTest, SchemaAndParameterErrors) {
               HasSubstr("awq:bits=3,group=32,symmetric=true,clip=true,embeddings=false"));
 }
 
-Model SmallModel(int n_kv_heads, uint64_t seed) {
-  RandomModelOptions o;
-  o.config.dim = 64, o.config.hidden_dim = 96, o.config.n_layers = 2, o.config.n_heads = 4;
-  o.config.n_kv_heads = n_kv_heads, o.config.vocab_size = 60, o.config.max_seq_len = 64;
-  o.seed = seed;
-  Model m = MakeRandomModel(o);
-  for (float& g : m.final_norm) g *= 3.0f;  // sharper distributions (see techniques_test)
-  return m;
-}
-
-std::vector<int32_t> TokenText(int n, int salt) {
-  std::vector<int32_t> t;
-  for (int i = 0; i < n; ++i) t.push_back(3 + (i * 11 + i / 3 + salt) % 55);
-  return t;
-}
-
-CalibrationSet SmallCalibration() {
-  CalibrationSet set;
-  set.source = "test";
-  set.key = "test-set";
-  for (int s = 0; s < 4; ++s) {
-    std::vector<int32_t> seq = {1};
-    for (int32_t id : TokenText(40, 7 * s + 1)) seq.push_back(id);
-    set.sequences.push_back(seq);
-  }
-  return set;
-}
-
-double MeanKld(const Model& base, const Model& model, const std::vector<int32_t>& text,
-               int context) {
-  EvalSettings s;
-  s.context = context;
-  auto eb = Engine::Create(base);
-  auto em = Engine::Create(model);
-  EXPECT_TRUE(eb.ok() && em.ok());
-  auto lb = ComputeLogProbs(**eb, text, s, 1);
-  auto lm = ComputeLogProbs(**em, text, s, 1);
-  EXPECT_TRUE(lb.ok() && lm.ok());
-  return CompareLogProbs(*lm, &*lb).kld.mean;
-}
-
-// Applies `spec` to a copy of `base`; empty optional on failure (after a test failure).
-Model Applied(const Model& base, const std::string& spec, const TechniqueContext& ctx) {
-  Model m = base;
-  auto p = MakePipeline({spec});
-  EXPECT_TRUE(p.ok()) << p.status();
-  auto applied = ApplyPipeline(*p, m, ctx);
-  EXPECT_TRUE(applied.ok()) << spec << ": " << applied.status();
-  return m;
-}
-
 TEST(GptqAwqApplyTest, WithoutCalibrationTheErrorNamesCalibText) {
   for (const char* name : {"gptq", "awq"}) {
     Model m = SmallModel(2, 1);
@@ -313,13 +264,6 @@ TEST(GptqAwqApplyTest, QuantizeEveryLayerMatrixAndKeepTheFunction) {
       EXPECT_LT(MeanKld(base, m, text, 32), 3 * rtn + 1e-4);
     }
   }
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 // stories260K: calibrated on the first half of the stories, measured on the second half.
