@@ -12,6 +12,7 @@
 #include <string>
 
 #include "testutil/assets.h"
+#include "testutil/fixtures.h"
 
 namespace {
 
@@ -134,23 +135,8 @@ std::string MakeApplyFixture(const std::string& name) {
                                  "/m --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 "
                                  "--vocab 300 --seq-len 128 --untied");
   EXPECT_EQ(made.code, 0) << made.out;
-  std::ofstream tok(dir + "/tok.bin", std::ios::binary);
-  auto put32 = [&](int32_t v) { tok.write(reinterpret_cast<const char*>(&v), 4); };
-  put32(6);  // max_token_length
-  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>"};
-  for (int b = 0; b < 256; ++b) {
-    char p[8];
-    std::snprintf(p, sizeof p, "<0x%02X>", b);
-    pieces.push_back(p);
-  }
-  for (const std::string& p : pieces) {
-    const float score = 0;
-    tok.write(reinterpret_cast<const char*>(&score), 4);
-    put32(int32_t(p.size()));
-    tok.write(p.data(), p.size());
-  }
-  std::ofstream text(dir + "/text.txt");
-  for (int i = 0; i < 40; ++i) text << "Once upon a time, " << i << " small foxes ran home.\n";
+  squeeze::testing::WriteByteTokenizer(dir + "/tok.bin");
+  squeeze::testing::WriteStoryText(dir + "/text.txt", 40);
   return dir;
 }
 
