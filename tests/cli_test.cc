@@ -52,6 +52,25 @@ TEST(CliTest, HelpAndUsageErrors) {
   EXPECT_NE(missing.out.find("--model"), std::string::npos) << missing.out;
 }
 
+TEST(CliTest, SweepCommandsHaveHelpUsageErrorsAndReportAnUnreachableCoordinator) {
+  for (const char* c : {"submit", "status", "list", "cancel", "results"}) {
+    EXPECT_EQ(Squeeze(std::string(c) + " --help").code, 0) << c;
+  }
+  EXPECT_EQ(Squeeze("submit").code, 2);                  // no sweep file
+  EXPECT_EQ(Squeeze("status abc").code, 2);              // not an id
+  EXPECT_EQ(Squeeze("results 1 --format xml").code, 2);  // unknown format
+  const CmdResult pareto = Squeeze("results 1 --pareto speed --coordinator 127.0.0.1:1");
+  EXPECT_EQ(pareto.code, 2) << pareto.out;  // checked before connecting
+  EXPECT_NE(pareto.out.find("unknown metric \"speed\""), std::string::npos) << pareto.out;
+  const CmdResult missing = Squeeze("submit /nonexistent/sweep.yaml");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent/sweep.yaml"), std::string::npos) << missing.out;
+  // Nothing listens on port 1: a server error (1) that says so.
+  const CmdResult down = Squeeze("list --coordinator 127.0.0.1:1 --timeout 3");
+  EXPECT_EQ(down.code, 1) << down.out;
+  EXPECT_NE(down.out.find("127.0.0.1:1: coordinator unavailable"), std::string::npos) << down.out;
+}
+
 TEST(CliTest, MissingModelNamesThePath) {
   const CmdResult r =
       Squeeze("eval --model /nonexistent/model.bin --no-latency --text /etc/hostname");

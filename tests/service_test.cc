@@ -13,6 +13,11 @@
 
 #include "tests/cluster.h"
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <future>
+
 namespace squeeze::testing {
 namespace {
 
@@ -23,6 +28,27 @@ constexpr char kQuick[] = R"(
 eval: {text: text.txt, context: 64, max_tokens: 300}
 latency: {prompt: 8, generate: 4, repeats: 1, warmup: 0, threads: 1}
 )";
+
+// grpc.health.v1.Health/Check for the whole server, without a token, through a generic stub
+// (the request is an empty message). Returns the gRPC code and the response's status field.
+std::pair<grpc::StatusCode, int> HealthCheck(const std::string& address) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::ByteBuffer request, response;
+  grpc::Slice empty("");
+  request = grpc::ByteBuffer(&empty, 1);
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) { done.set_value(s); });
+  const grpc::Status s = done.get_future().get();
+  std::vector<grpc::Slice> slices;
+  int serving = -1;
+  if (s.ok() && response.Dump(&slices).ok() && !slices.empty() && slices[0].size() == 2) {
+    serving = slices[0].begin()[1];  // field 1 (varint): 1 = SERVING
+  }
+  return {s.error_code(), serving};
+}
 
 int64_t SweepIdOf(const CmdResult& r) {
   return std::atoll(r.out.c_str());  // submit prints the id alone on stdout
@@ -298,6 +324,7 @@ TEST(ServiceTest, BadInputGetsClearErrorsAndTheServiceKeepsServing) {
       200);
   EXPECT_EQ(HttpRequest(c.http_port(), "/metrics").status, 200);
   EXPECT_EQ(HttpRequest(c.http_port(), "/healthz").status, 200);
+  EXPECT_EQ(HealthCheck(c.address()), std::make_pair(grpc::StatusCode::OK, 1));
   // CORS is closed: no preflight, no Access-Control-Allow-Origin.
   EXPECT_EQ(
       HttpRequest(c.http_port(), "/api/sweeps", {"Origin: http://evil.example"}, "OPTIONS").status,
@@ -343,6 +370,33 @@ TEST(ServiceTest, WithoutATokenTheCoordinatorStaysOnLoopback) {
       << refused.Log();
   std::string why;
   EXPECT_TRUE(c.StartCoordinator({"--listen", "0.0.0.0:0", "--allow-remote"}, false, &why)) << why;
+}
+
+}  // namespace
+}  // namespace squeeze::testing
+
+namespace squeeze::testing {
+namespace {
+
+TEST(ServiceTest, GrpcOverTlsWithCertificateAndKeyFlags) {
+  if (RunCommand("command -v openssl").code != 0) GTEST_SKIP() << "openssl not found";
+  Cluster c("svc-tls");
+  const std::string cert = c.dir() + "/cert.pem", key = c.dir() + "/key.pem";
+  const CmdResult made = RunCommand(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "
+      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key + " -out " + cert);
+  ASSERT_EQ(made.code, 0) << made.out;
+  std::string why;
+  ASSERT_TRUE(c.StartCoordinator({"--tls-cert", cert, "--tls-key", key}, false, &why)) << why;
+  c.StartWorker("tls", {"--tls-ca", cert});
+  const std::string sweep = c.WriteSweep("tls", std::string(kQuick) + "configs: [nf4]\n");
+  const CmdResult ok = c.Squeeze("submit " + sweep + " --watch --tls-ca " + cert, true);
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.err.find("2/2 done"), std::string::npos) << ok.err;
+  const CmdResult plain = c.Squeeze("list --timeout 3");  // no TLS: no connection
+  EXPECT_EQ(plain.code, 1) << plain.out;
+  EXPECT_NE(plain.out.find("unavailable"), std::string::npos) << plain.out;
 }
 
 }  // namespace

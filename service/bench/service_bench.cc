@@ -90,7 +90,6 @@ void BM_SchedulerAcquireComplete(benchmark::State& state) {
   const std::string dir = TempDir("core");
   SchedulerOptions o;
   o.db_path = dir + "/db.sqlite";
-  o.expiry_check_ms = 0;
   auto s = Scheduler::Create(o);
   if (!s.ok()) return state.SkipWithError(std::string(s.status().message()).c_str());
   v1::WorkerInfo info;
@@ -119,7 +118,8 @@ BENCHMARK(BM_SchedulerAcquireComplete)->Unit(benchmark::kMillisecond)->Iteration
 void BM_GrpcAcquireComplete(benchmark::State& state) {
   const int workers = int(state.range(0));
   const std::string dir = TempDir("grpc");
-  for (const char* f : {"m.bin"}) std::ofstream(dir + "/" + f) << "x";
+  std::ofstream(dir + "/m.bin") << "x";
+  std::ofstream(dir + "/tok.bin") << "x";
   CoordinatorOptions o;
   o.grpc_listen = "127.0.0.1:0";
   o.http_listen = "";
@@ -136,6 +136,8 @@ void BM_GrpcAcquireComplete(benchmark::State& state) {
     {  // 5,000 jobs: a sweep of one technique with 4,999 distinct values + the baseline
       v1::CreateSweepRequest req;
       req.mutable_spec()->set_model("m.bin");
+      req.mutable_spec()->set_tokenizer("tok.bin");
+      req.mutable_spec()->mutable_calibration()->set_text("m.bin");
       req.mutable_spec()->mutable_latency()->set_repeats(1);
       v1::TechniqueStep* step = req.mutable_spec()->add_configs()->add_steps();
       step->set_technique("smoothquant");
@@ -143,7 +145,8 @@ void BM_GrpcAcquireComplete(benchmark::State& state) {
         (*step->mutable_params())["alpha"].add_values(absl::StrFormat("%.6f", k / 5000.0));
       grpc::ClientContext ctx;
       v1::CreateSweepResponse resp;
-      if (!coord->CreateSweep(&ctx, req, &resp).ok()) return state.SkipWithError("CreateSweep");
+      const grpc::Status created = coord->CreateSweep(&ctx, req, &resp);
+      if (!created.ok()) return state.SkipWithError(created.error_message().c_str());
     }
     state.ResumeTiming();
     std::vector<std::thread> threads;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "service/api/coordinator_service.h"
@@ -149,11 +150,13 @@ void Coordinator::Shutdown() {
   std::call_once(impl_->stopped, [this] {
     Impl& m = *impl_;
     m.scheduler->Shutdown();  // long polls and watchers return; new sweeps are refused
+    // civetweb takes up to two seconds to stop its listener: in parallel with gRPC.
+    std::thread http([&m] { m.http.reset(); });
     if (m.grpc_server) {
       m.grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
       m.grpc_server->Wait();
     }
-    m.http.reset();
+    http.join();
     m.scheduler.reset();  // closes the database after the last write
   });
 }

@@ -350,15 +350,27 @@ void Scheduler::Shutdown() {
     shutdown_ = true;
   }
   changed_.notify_all();
+  stop_.notify_all();
 }
 
 void Scheduler::ExpiryLoop() {
+  auto next_checkpoint = Clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   while (!shutdown_) {
-    changed_.wait_for(lock, std::chrono::milliseconds(o_.expiry_check_ms));
+    stop_.wait_for(lock, std::chrono::milliseconds(o_.expiry_check_ms));
     if (shutdown_) break;
     (void)ExpireLocked();  // a failed check is retried on the next tick
     UpdateGauges();
+    if (Clock::now() >= next_checkpoint) {
+      // The reader's connection syncs the log into the file while writers go on.
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> read_lock(read_mu_);
+        (void)reader_->db().Checkpoint();
+      }
+      lock.lock();
+      next_checkpoint = Clock::now() + std::chrono::seconds(1);
+    }
   }
 }
 

@@ -145,6 +145,7 @@ class Scheduler {
   mutable std::mutex mu_;
   std::mutex read_mu_;
   std::condition_variable changed_;           // any job or sweep change, and shutdown
+  std::condition_variable stop_;              // shutdown, for the background thread
   std::map<int64_t, SweepMem> sweeps_;        // guarded by mu_
   std::map<std::string, WorkerMem> workers_;  // guarded by mu_
   int64_t queued_total_ = 0;                  // guarded by mu_

@@ -82,6 +82,10 @@ class Db {
   // connection and reused. Valid until the Db is destroyed.
   absl::StatusOr<Stmt*> Prepare(const char* sql);
 
+  // Copies committed pages from the write-ahead log into the database file without blocking
+  // writers (PASSIVE), so that commits do not pay for it.
+  absl::Status Checkpoint();
+
   absl::Status Begin();  // BEGIN IMMEDIATE: takes the write lock at once
   absl::Status Commit();
   void Rollback();
