@@ -11,28 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/process.h"
 #include "testutil/assets.h"
 #include "testutil/fixtures.h"
 
 namespace {
 
-struct CmdResult {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using squeeze::testing::CmdResult;
 
+// Runs the squeeze binary; out holds stdout and stderr, or stdout only.
 CmdResult Squeeze(const std::string& args, bool with_stderr = true) {
-  const std::string cmd =
-      std::string(SQUEEZE_BIN) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  CmdResult r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return squeeze::testing::RunCommand(std::string(SQUEEZE_BIN) + " " + args, !with_stderr);
 }
 
 // Only stdout (for JSON).

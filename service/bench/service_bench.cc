@@ -31,6 +31,26 @@ std::string TempDir(const std::string& name) {
   return p.string();
 }
 
+// An in-process coordinator on a free loopback port (no HTTP), its database in `dir`.
+std::unique_ptr<Coordinator> Start(const std::string& dir, benchmark::State& state) {
+  CoordinatorOptions o;
+  o.grpc_listen = "127.0.0.1:0";
+  o.http_listen = "";
+  o.db_path = dir + "/db.sqlite";
+  o.data_root = dir;
+  absl::StatusOr<std::unique_ptr<Coordinator>> c = Coordinator::Create(o);
+  if (!c.ok()) {
+    state.SkipWithError(std::string(c.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(c);
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(const Coordinator& c) {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(c.grpc_port()),
+                             grpc::InsecureChannelCredentials());
+}
+
 // gptq with 1,250 damping values x 4 bit widths x 2 (symmetric or not) = 10,000.
 v1::SweepSpec TenThousand() {
   v1::SweepSpec s;
@@ -51,15 +71,9 @@ v1::SweepSpec TenThousand() {
 void BM_CreateSweep10k(benchmark::State& state) {
   const std::string dir = TempDir("create");
   for (const char* f : {"m.bin", "tok.bin", "text.txt"}) std::ofstream(dir + "/" + f) << "x";
-  CoordinatorOptions o;
-  o.grpc_listen = "127.0.0.1:0";
-  o.http_listen = "";
-  o.db_path = dir + "/db.sqlite";
-  o.data_root = dir;
-  auto c = Coordinator::Create(o);
-  if (!c.ok()) return state.SkipWithError(std::string(c.status().message()).c_str());
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*c)->grpc_port()), grpc::InsecureChannelCredentials()));
+  std::unique_ptr<Coordinator> c = Start(dir, state);
+  if (!c) return;
+  auto stub = v1::Coordinator::NewStub(ChannelTo(*c));
   v1::CreateSweepRequest req;
   *req.mutable_spec() = TenThousand();
   int jobs = 0;
@@ -120,15 +134,9 @@ void BM_GrpcAcquireComplete(benchmark::State& state) {
   const std::string dir = TempDir("grpc");
   std::ofstream(dir + "/m.bin") << "x";
   std::ofstream(dir + "/tok.bin") << "x";
-  CoordinatorOptions o;
-  o.grpc_listen = "127.0.0.1:0";
-  o.http_listen = "";
-  o.db_path = dir + "/db.sqlite";
-  o.data_root = dir;
-  auto c = Coordinator::Create(o);
-  if (!c.ok()) return state.SkipWithError(std::string(c.status().message()).c_str());
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*c)->grpc_port()),
-                                     grpc::InsecureChannelCredentials());
+  std::unique_ptr<Coordinator> c = Start(dir, state);
+  if (!c) return;
+  auto channel = ChannelTo(*c);
   auto coord = v1::Coordinator::NewStub(channel);
   std::atomic<int64_t> done{0};
   for (auto _ : state) {

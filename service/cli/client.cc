@@ -26,12 +26,12 @@ struct CoordinatorClient::Impl {
   std::chrono::milliseconds timeout;
   std::unique_ptr<v1::Coordinator::Stub> stub;
 
-  template <typename Req, typename Resp, typename Call>
-  absl::StatusOr<Resp> Unary(const Req& req, Call call) {
-    grpc::ClientContext ctx;
-    rpc::Prepare(&ctx, channel, timeout);
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Unary(const Req& req,
+                             grpc::Status (v1::Coordinator::Stub::*method)(grpc::ClientContext*,
+                                                                           const Req&, Resp*)) {
     Resp resp;
-    absl::Status s = rpc::FromGrpc((stub.get()->*call)(&ctx, req, &resp), channel.address);
+    absl::Status s = rpc::Call(*stub, method, req, &resp, channel, timeout);
     if (!s.ok()) return s;
     return resp;
   }
@@ -54,35 +54,31 @@ CoordinatorClient::~CoordinatorClient() = default;
 absl::StatusOr<v1::CreateSweepResponse> CoordinatorClient::CreateSweep(const v1::SweepSpec& spec) {
   v1::CreateSweepRequest req;
   *req.mutable_spec() = spec;
-  return impl_->Unary<v1::CreateSweepRequest, v1::CreateSweepResponse>(
-      req, &v1::Coordinator::Stub::CreateSweep);
+  return impl_->Unary(req, &v1::Coordinator::Stub::CreateSweep);
 }
 
 absl::StatusOr<v1::Sweep> CoordinatorClient::GetSweep(int64_t id) {
   v1::GetSweepRequest req;
   req.set_sweep_id(id);
-  return impl_->Unary<v1::GetSweepRequest, v1::Sweep>(req, &v1::Coordinator::Stub::GetSweep);
+  return impl_->Unary(req, &v1::Coordinator::Stub::GetSweep);
 }
 
 absl::StatusOr<v1::ListSweepsResponse> CoordinatorClient::ListSweeps(int limit) {
   v1::ListSweepsRequest req;
   req.set_limit(limit);
-  return impl_->Unary<v1::ListSweepsRequest, v1::ListSweepsResponse>(
-      req, &v1::Coordinator::Stub::ListSweeps);
+  return impl_->Unary(req, &v1::Coordinator::Stub::ListSweeps);
 }
 
 absl::StatusOr<v1::CancelSweepResponse> CoordinatorClient::CancelSweep(int64_t id) {
   v1::CancelSweepRequest req;
   req.set_sweep_id(id);
-  return impl_->Unary<v1::CancelSweepRequest, v1::CancelSweepResponse>(
-      req, &v1::Coordinator::Stub::CancelSweep);
+  return impl_->Unary(req, &v1::Coordinator::Stub::CancelSweep);
 }
 
 absl::StatusOr<v1::ListJobsResponse> CoordinatorClient::ListJobs(int64_t id) {
   v1::ListJobsRequest req;
   req.set_sweep_id(id);
-  return impl_->Unary<v1::ListJobsRequest, v1::ListJobsResponse>(req,
-                                                                 &v1::Coordinator::Stub::ListJobs);
+  return impl_->Unary(req, &v1::Coordinator::Stub::ListJobs);
 }
 
 absl::StatusOr<v1::ListResultsResponse> CoordinatorClient::ListResults(int64_t id,
@@ -90,8 +86,7 @@ absl::StatusOr<v1::ListResultsResponse> CoordinatorClient::ListResults(int64_t i
   v1::ListResultsRequest req;
   req.set_sweep_id(id);
   req.set_include_report(include_report);
-  return impl_->Unary<v1::ListResultsRequest, v1::ListResultsResponse>(
-      req, &v1::Coordinator::Stub::ListResults);
+  return impl_->Unary(req, &v1::Coordinator::Stub::ListResults);
 }
 
 absl::StatusOr<v1::GetParetoResponse> CoordinatorClient::GetPareto(
@@ -99,8 +94,7 @@ absl::StatusOr<v1::GetParetoResponse> CoordinatorClient::GetPareto(
   v1::GetParetoRequest req;
   req.set_sweep_id(id);
   for (const v1::Objective& o : objectives) *req.add_objectives() = o;
-  return impl_->Unary<v1::GetParetoRequest, v1::GetParetoResponse>(
-      req, &v1::Coordinator::Stub::GetPareto);
+  return impl_->Unary(req, &v1::Coordinator::Stub::GetPareto);
 }
 
 absl::Status CoordinatorClient::Watch(int64_t id,

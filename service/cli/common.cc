@@ -5,24 +5,14 @@
 
 #include "absl/strings/str_format.h"
 #include "model/loader.h"
+#include "util/errors.h"
 
 namespace squeeze::cli {
 
 int ReportError(const std::string& command, const absl::Status& status) {
   std::fprintf(stderr, "squeeze %s: error: %s\n", command.c_str(),
                std::string(status.message()).c_str());
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-      return kExitBadInput;
-    default:
-      return kExitError;
-  }
+  return IsInputError(status) ? kExitBadInput : kExitError;
 }
 
 absl::StatusOr<Model> LoadModelVerbose(const std::string& path, bool quiet) {

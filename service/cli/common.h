@@ -18,9 +18,9 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitBadInput = 2;
 
-// Prints "squeeze <command>: error: <message>" to stderr and returns the exit code for it
-// (bad input for InvalidArgument/NotFound/OutOfRange/DataLoss/FailedPrecondition and a
-// rejected token (PermissionDenied/Unauthenticated), else 1).
+// Prints "squeeze <command>: error: <message>" to stderr and returns the exit code for it:
+// bad input (2) for input errors (IsInputError in util/errors.h: a bad file, parameter or
+// request, a rejected token), else 1.
 int ReportError(const std::string& command, const absl::Status& status);
 
 // Loads a model, printing what was loaded to stderr unless quiet.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "service/sweep/result_metrics.h"
+#include "service/sweep/states.h"
 
 namespace squeeze::cli {
 namespace {
@@ -57,38 +58,6 @@ std::string FormatDuration(std::optional<int64_t> ms) {
   return ms ? Clock(*ms) : "--";
 }
 
-const char* SweepStateName(v1::SweepState s) {
-  switch (s) {
-    case v1::SWEEP_STATE_QUEUED:
-      return "queued";
-    case v1::SWEEP_STATE_RUNNING:
-      return "running";
-    case v1::SWEEP_STATE_COMPLETED:
-      return "completed";
-    case v1::SWEEP_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
-const char* JobStateName(v1::JobState s) {
-  switch (s) {
-    case v1::JOB_STATE_QUEUED:
-      return "queued";
-    case v1::JOB_STATE_RUNNING:
-      return "running";
-    case v1::JOB_STATE_DONE:
-      return "done";
-    case v1::JOB_STATE_FAILED:
-      return "failed";
-    case v1::JOB_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
 std::string FormatProgressLine(const v1::Sweep& s, int64_t now_ms, int bar_width) {
   const v1::StateCounts& c = s.counts();
   const int total = std::max(c.total(), 1);
@@ -103,7 +72,7 @@ std::string FormatProgressLine(const v1::Sweep& s, int64_t now_ms, int bar_width
 std::string FormatSweepSummary(const v1::Sweep& s, int64_t now_ms) {
   const v1::StateCounts& c = s.counts();
   std::string out =
-      absl::StrFormat("sweep %d: %s (%s)\n", s.id(), s.name(), SweepStateName(s.state()));
+      absl::StrFormat("sweep %d: %s (%s)\n", s.id(), s.name(), sweep::SweepStateName(s.state()));
   absl::StrAppendFormat(&out, "  model    %s\n", s.model());
   absl::StrAppendFormat(&out,
                         "  jobs     %d total: %d done, %d running, %d failed, %d queued, %d "
@@ -121,7 +90,7 @@ std::string FormatSweepList(const std::vector<v1::Sweep>& sweeps) {
       absl::StrFormat("%-6s %-28s %-10s %11s %7s\n", "id", "name", "state", "done/total", "failed");
   for (const v1::Sweep& s : sweeps) {
     absl::StrAppendFormat(
-        &out, "%-6d %-28s %-10s %11s %7d\n", s.id(), s.name(), SweepStateName(s.state()),
+        &out, "%-6d %-28s %-10s %11s %7d\n", s.id(), s.name(), sweep::SweepStateName(s.state()),
         absl::StrCat(s.counts().done(), "/", s.counts().total()), s.counts().failed());
   }
   return out;
@@ -136,7 +105,8 @@ std::string FormatJobs(const std::vector<v1::JobInfo>& jobs) {
       absl::StrAppend(&detail, "  [", j.stage(), "]");
     if (!j.error().empty()) absl::StrAppend(&detail, "\n      error: ", j.error());
     absl::StrAppendFormat(&out, "%-5d %-10s %-4d %-8s %-14s %s\n", j.index(),
-                          JobStateName(j.state()), j.attempt(), j.target(), j.worker_id(), detail);
+                          sweep::JobStateName(j.state()), j.attempt(), j.target(), j.worker_id(),
+                          detail);
   }
   return out;
 }

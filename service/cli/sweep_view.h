@@ -26,10 +26,6 @@ std::string FormatProgressLine(const v1::Sweep& s, int64_t now_ms, int bar_width
 // "1:03", "12:00:05"; "--" for nullopt.
 std::string FormatDuration(std::optional<int64_t> ms);
 
-// "queued", "running", "completed", "cancelled".
-const char* SweepStateName(v1::SweepState s);
-const char* JobStateName(v1::JobState s);
-
 // Several lines: name, state, counts, times, errors.
 std::string FormatSweepSummary(const v1::Sweep& s, int64_t now_ms);
 // One line per sweep, with a header.

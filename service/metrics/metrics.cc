@@ -8,6 +8,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "service/sweep/states.h"
+
 namespace squeeze {
 namespace {
 
@@ -59,54 +61,22 @@ ServiceMetrics::ServiceMetrics() : impl_(std::make_unique<Impl>()) {
   // Every state exists from the start (at 0), so queries see the series before any event.
   for (v1::SweepState s : {v1::SWEEP_STATE_QUEUED, v1::SWEEP_STATE_RUNNING,
                            v1::SWEEP_STATE_COMPLETED, v1::SWEEP_STATE_CANCELLED}) {
-    impl_->sweeps.Add({{kState, SweepStateLabel(s)}});
+    impl_->sweeps.Add({{kState, sweep::SweepStateName(s)}});
   }
   for (v1::JobState s : {v1::JOB_STATE_QUEUED, v1::JOB_STATE_RUNNING, v1::JOB_STATE_DONE,
                          v1::JOB_STATE_FAILED, v1::JOB_STATE_CANCELLED}) {
-    impl_->jobs.Add({{kState, JobStateLabel(s)}});
+    impl_->jobs.Add({{kState, sweep::JobStateName(s)}});
   }
 }
 
 ServiceMetrics::~ServiceMetrics() = default;
 
-const char* ServiceMetrics::SweepStateLabel(v1::SweepState s) {
-  switch (s) {
-    case v1::SWEEP_STATE_QUEUED:
-      return "queued";
-    case v1::SWEEP_STATE_RUNNING:
-      return "running";
-    case v1::SWEEP_STATE_COMPLETED:
-      return "completed";
-    case v1::SWEEP_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "unspecified";
-  }
-}
-
-const char* ServiceMetrics::JobStateLabel(v1::JobState s) {
-  switch (s) {
-    case v1::JOB_STATE_QUEUED:
-      return "queued";
-    case v1::JOB_STATE_RUNNING:
-      return "running";
-    case v1::JOB_STATE_DONE:
-      return "done";
-    case v1::JOB_STATE_FAILED:
-      return "failed";
-    case v1::JOB_STATE_CANCELLED:
-      return "cancelled";
-    default:
-      return "unspecified";
-  }
-}
-
 void ServiceMetrics::SweepEntered(v1::SweepState state) {
-  impl_->sweeps.Add({{kState, SweepStateLabel(state)}}).Increment();
+  impl_->sweeps.Add({{kState, sweep::SweepStateName(state)}}).Increment();
 }
 
 void ServiceMetrics::JobsEntered(v1::JobState state, int64_t n) {
-  if (n > 0) impl_->jobs.Add({{kState, JobStateLabel(state)}}).Increment(double(n));
+  if (n > 0) impl_->jobs.Add({{kState, sweep::JobStateName(state)}}).Increment(double(n));
 }
 
 void ServiceMetrics::SetJobsQueued(int64_t n) {

@@ -1,7 +1,7 @@
 // Every Prometheus metric of the coordinator, declared in one place (metrics.cc) on one
-// registry. Prefix squeeze_, base units in names, low-cardinality labels only: states,
-// backends, technique names and RPC methods; never sweep ids or configuration strings.
-// Thread-safe. prometheus-cpp stays out of this header.
+// registry. State labels are the names of service/sweep/states.h. Prefix squeeze_, base units in
+// names, low-cardinality labels only: states, backends, technique names and RPC methods; never
+// sweep ids or configuration strings. Thread-safe. prometheus-cpp stays out of this header.
 #pragma once
 
 #include <cstdint>
@@ -35,10 +35,6 @@ class ServiceMetrics {
 
   // The text exposition format (what /metrics serves).
   std::string Serialize() const;
-
-  // Label values used above (tests and dashboards refer to them).
-  static const char* SweepStateLabel(v1::SweepState s);  // "queued", "running", ...
-  static const char* JobStateLabel(v1::JobState s);      // "queued", "running", "done", ...
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/scheduler/scheduler.h"
+#include "service/sweep/states.h"
 #include "util/status_macros.h"
 
 namespace squeeze {
@@ -118,9 +119,8 @@ absl::StatusOr<v1::CompleteJobResponse> Scheduler::Complete(const std::string& w
   }
   if (job->state == v1::JOB_STATE_DONE || job->state == v1::JOB_STATE_FAILED ||
       job->state == v1::JOB_STATE_CANCELLED) {
-    return absl::FailedPreconditionError(absl::StrCat("job ", job_id, " is already ",
-                                                      ServiceMetrics::JobStateLabel(job->state),
-                                                      ": result not stored"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " is already ", sweep::JobStateName(job->state), ": result not stored"));
   }
   if (job->attempt != attempt) {
     return absl::FailedPreconditionError(absl::StrCat("job ", job_id, ": lease lost (attempt ",

@@ -249,7 +249,7 @@ TEST_F(SchedulerTest, LongPollAndWatchersWakeOnChanges) {
 
 TEST_F(SchedulerTest, MetricsCountWhatTheirNamesSay) {
   auto s = Open(1000);
-  s->CreateSweep({}, Sweep(2));
+  ASSERT_TRUE(s->CreateSweep({}, Sweep(2)).ok());
   const std::string w = Register(*s);
   const v1::Job a = Take(*s, w);
   ASSERT_TRUE(s->Complete(w, a.id(), 1, Result(1)).ok());

@@ -32,4 +32,16 @@ void Prepare(grpc::ClientContext* ctx, const ChannelOptions& options,
 // message that says what to check.
 absl::Status FromGrpc(const grpc::Status& s, const std::string& address);
 
+// One unary call: a fresh context with the token and a deadline `timeout` from now, the
+// status converted by FromGrpc. `method` is a stub's method, e.g.
+// &v1::WorkerGateway::Stub::Heartbeat.
+template <typename Stub, typename Req, typename Resp>
+absl::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                  const Req& req, Resp* resp, const ChannelOptions& options,
+                  std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx, options, timeout);
+  return FromGrpc((stub.*method)(&ctx, req, resp), options.address);
+}
+
 }  // namespace squeeze::rpc

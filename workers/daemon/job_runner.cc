@@ -63,18 +63,4 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::JobSpec& spec, const std::string&
   return ResultFromReport(*r);
 }
 
-bool IsPermanentError(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnimplemented:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace squeeze

@@ -27,8 +27,4 @@ absl::StatusOr<v1::JobResult> RunJob(const v1::JobSpec& spec, const std::string&
                                      const std::function<void(const std::string&)>& stage,
                                      const std::atomic<bool>* cancel);
 
-// True for errors that come from the job's inputs (bad file, bad parameters), which another
-// try cannot fix.
-bool IsPermanentError(const absl::Status& s);
-
 }  // namespace squeeze

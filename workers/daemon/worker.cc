@@ -16,6 +16,7 @@
 #include "measure/environment.h"
 #include "squeeze/kernels/matmul.h"
 #include "squeeze/v1/worker.grpc.pb.h"
+#include "util/errors.h"
 
 namespace squeeze {
 namespace {
@@ -56,12 +57,11 @@ struct Worker::Impl {
   }
 
   absl::Status Register() {
-    grpc::ClientContext ctx;
-    rpc::Prepare(&ctx, channel_options, milliseconds(10000));
     v1::RegisterWorkerRequest req;
     *req.mutable_info() = Info();
     v1::RegisterWorkerResponse resp;
-    absl::Status s = rpc::FromGrpc(stub->RegisterWorker(&ctx, req, &resp), o.coordinator);
+    absl::Status s = rpc::Call(*stub, &v1::WorkerGateway::Stub::RegisterWorker, req, &resp,
+                               channel_options, milliseconds(10000));
     if (!s.ok()) return s;
     worker_id = resp.worker_id();
     heartbeat_ms = std::max<int64_t>(resp.heartbeat_ms(), 10);
@@ -142,9 +142,8 @@ struct Worker::Impl {
     req.set_attempt(job.attempt());
     req.set_stage(stage);
     v1::HeartbeatResponse resp;
-    grpc::ClientContext ctx;
-    rpc::Prepare(&ctx, channel_options, milliseconds(5000));
-    const absl::Status s = rpc::FromGrpc(stub->Heartbeat(&ctx, req, &resp), o.coordinator);
+    const absl::Status s = rpc::Call(*stub, &v1::WorkerGateway::Stub::Heartbeat, req, &resp,
+                                     channel_options, milliseconds(5000));
     if (!s.ok()) {
       // Unreachable (restarting?) or forgotten: keep working, the lease is renewed later or
       // the result is still accepted if no one else took the job.
@@ -154,45 +153,45 @@ struct Worker::Impl {
     return resp.keep_going();
   }
 
+  // Sends the result or the error, retrying while the coordinator is unreachable (up to
+  // ten minutes: it may be restarting).
   void Report(const v1::Job& job, const absl::StatusOr<v1::JobResult>& result,
               const std::atomic<bool>& stop) {
-    absl::Status s;
-    if (result.ok()) {
-      s = Retry(
-          [&] {
-            v1::CompleteJobRequest req;
-            req.set_worker_id(worker_id);
-            req.set_job_id(job.id());
-            req.set_attempt(job.attempt());
-            *req.mutable_result() = *result;
-            v1::CompleteJobResponse resp;
-            grpc::ClientContext ctx;
-            rpc::Prepare(&ctx, channel_options, milliseconds(30000));
-            return rpc::FromGrpc(stub->CompleteJob(&ctx, req, &resp), o.coordinator);
-          },
-          milliseconds(600000), &stop);
-      Log(absl::StrCat("job ", job.id(),
-                       s.ok() ? ": done" : ": result not stored: ", s.ok() ? "" : s.message()));
-      return;
+    const bool permanent = !result.ok() && IsInputError(result.status());
+    if (!result.ok()) {
+      Log(absl::StrCat("job ", job.id(), " failed", permanent ? " (permanent)" : "", ": ",
+                       result.status().message()));
     }
-    const bool permanent = IsPermanentError(result.status());
-    Log(absl::StrCat("job ", job.id(), " failed", permanent ? " (permanent)" : "", ": ",
-                     result.status().message()));
-    s = Retry(
+    v1::CompleteJobRequest done;
+    v1::FailJobRequest failed;
+    done.set_worker_id(worker_id);
+    done.set_job_id(job.id());
+    done.set_attempt(job.attempt());
+    failed.set_worker_id(worker_id);
+    failed.set_job_id(job.id());
+    failed.set_attempt(job.attempt());
+    if (result.ok()) {
+      *done.mutable_result() = *result;
+    } else {
+      failed.set_error(std::string(result.status().message()));
+      failed.set_permanent(permanent);
+    }
+    const absl::Status s = Retry(
         [&] {
-          v1::FailJobRequest req;
-          req.set_worker_id(worker_id);
-          req.set_job_id(job.id());
-          req.set_attempt(job.attempt());
-          req.set_error(std::string(result.status().message()));
-          req.set_permanent(permanent);
-          v1::FailJobResponse resp;
-          grpc::ClientContext ctx;
-          rpc::Prepare(&ctx, channel_options, milliseconds(30000));
-          return rpc::FromGrpc(stub->FailJob(&ctx, req, &resp), o.coordinator);
+          v1::CompleteJobResponse done_resp;
+          v1::FailJobResponse failed_resp;
+          return result.ok() ? rpc::Call(*stub, &v1::WorkerGateway::Stub::CompleteJob, done,
+                                         &done_resp, channel_options, milliseconds(30000))
+                             : rpc::Call(*stub, &v1::WorkerGateway::Stub::FailJob, failed,
+                                         &failed_resp, channel_options, milliseconds(30000));
         },
         milliseconds(600000), &stop);
-    if (!s.ok()) Log(absl::StrCat("job ", job.id(), ": failure not recorded: ", s.message()));
+    if (!s.ok()) {
+      Log(absl::StrCat("job ", job.id(), ": ", result.ok() ? "result" : "failure",
+                       " not stored: ", s.message()));
+    } else if (result.ok()) {
+      Log(absl::StrCat("job ", job.id(), ": done"));
+    }
   }
 };
 
@@ -227,9 +226,8 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
       v1::AcquireJobRequest req;
       req.set_worker_id(m.worker_id);
       req.set_wait_ms(int32_t(m.o.acquire_wait_ms));
-      grpc::ClientContext ctx;
-      rpc::Prepare(&ctx, m.channel_options, milliseconds(m.o.acquire_wait_ms + 5000));
-      s = rpc::FromGrpc(m.stub->AcquireJob(&ctx, req, &resp), m.o.coordinator);
+      s = rpc::Call(*m.stub, &v1::WorkerGateway::Stub::AcquireJob, req, &resp, m.channel_options,
+                    milliseconds(m.o.acquire_wait_ms + 5000));
     }
     if (AuthError(s)) return s;
     if (s.code() == absl::StatusCode::kInvalidArgument) return s;
