@@ -140,6 +140,14 @@ configs:
   EXPECT_EQ(MetricSample(metrics.body, "squeeze_jobs_total{state=\"done\"}"), 7) << metrics.body;
   EXPECT_EQ(MetricSample(metrics.body, "squeeze_sweeps_total{state=\"completed\"}"), 1);
   EXPECT_EQ(MetricSample(metrics.body, "squeeze_jobs_queued"), 0);
+  EXPECT_EQ(
+      MetricSample(metrics.body, "squeeze_grpc_requests_total{code=\"OK\",method=\"CreateSweep\"}"),
+      1);
+  EXPECT_EQ(
+      MetricSample(metrics.body, "squeeze_grpc_requests_total{code=\"OK\",method=\"CompleteJob\"}"),
+      7);
+  EXPECT_EQ(
+      MetricSample(metrics.body, "squeeze_job_duration_seconds_count{technique=\"precision\"}"), 2);
 
   // SIGTERM: a clean exit; restarted on the same file, the sweep is still there.
   c.coordinator().Signal(SIGTERM);
@@ -325,6 +333,15 @@ TEST(ServiceTest, BadInputGetsClearErrorsAndTheServiceKeepsServing) {
   EXPECT_EQ(HttpRequest(c.http_port(), "/metrics").status, 200);
   EXPECT_EQ(HttpRequest(c.http_port(), "/healthz").status, 200);
   EXPECT_EQ(HealthCheck(c.address()), std::make_pair(grpc::StatusCode::OK, 1));
+  const std::string m = HttpRequest(c.http_port(), "/metrics").body;
+  EXPECT_EQ(MetricSample(
+                m, "squeeze_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"CreateSweep\"}"),
+            4)
+      << m;  // unknown technique, bits 5, missing model, outside the root
+  EXPECT_EQ(MetricSample(
+                m, "squeeze_grpc_requests_total{code=\"UNAUTHENTICATED\",method=\"CreateSweep\"}"),
+            2)
+      << m;  // wrong and missing token
   // CORS is closed: no preflight, no Access-Control-Allow-Origin.
   EXPECT_EQ(
       HttpRequest(c.http_port(), "/api/sweeps", {"Origin: http://evil.example"}, "OPTIONS").status,

@@ -360,7 +360,7 @@ void Scheduler::ExpiryLoop() {
     stop_.wait_for(lock, std::chrono::milliseconds(o_.expiry_check_ms));
     if (shutdown_) break;
     (void)ExpireLocked();  // a failed check is retried on the next tick
-    UpdateGauges();
+    UpdateGauges();        // workers not seen for worker_lost_ms become lost
     if (Clock::now() >= next_checkpoint) {
       // The reader's connection syncs the log into the file while writers go on.
       lock.unlock();

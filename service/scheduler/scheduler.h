@@ -92,7 +92,8 @@ class Scheduler {
   absl::StatusOr<v1::FailJobResponse> Fail(const std::string& worker_id, int64_t job_id,
                                            int attempt, const std::string& error, bool permanent);
 
-  // Expires overdue leases now (the background thread calls it); returns how many.
+  // Expires overdue leases now and updates the worker gauges (the background thread does
+  // both every expiry_check_ms); returns how many leases expired.
   absl::StatusOr<int> ExpireLeases();
   // Wakes every waiter; later waits return Unavailable. Idempotent.
   void Shutdown();

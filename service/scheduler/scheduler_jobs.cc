@@ -167,7 +167,9 @@ absl::StatusOr<v1::FailJobResponse> Scheduler::Fail(const std::string& worker_id
 
 absl::StatusOr<int> Scheduler::ExpireLeases() {
   std::lock_guard<std::mutex> lock(mu_);
-  return ExpireLocked();
+  absl::StatusOr<int> n = ExpireLocked();
+  UpdateGauges();
+  return n;
 }
 
 absl::StatusOr<int> Scheduler::ExpireLocked() {

@@ -252,6 +252,7 @@ TEST_F(SchedulerTest, MetricsCountWhatTheirNamesSay) {
   ASSERT_TRUE(s->CreateSweep({}, Sweep(2)).ok());
   const std::string w = Register(*s);
   const v1::Job a = Take(*s, w);
+  EXPECT_EQ(Sample(metrics_.Serialize(), "squeeze_workers{backend=\"cpu\",state=\"busy\"}"), 1);
   ASSERT_TRUE(s->Complete(w, a.id(), 1, Result(1)).ok());
   Take(*s, w);
   now_ += 1001;
@@ -265,6 +266,12 @@ TEST_F(SchedulerTest, MetricsCountWhatTheirNamesSay) {
   EXPECT_EQ(Sample(m, "squeeze_sweeps_total{state=\"running\"}"), 1);
   EXPECT_EQ(Sample(m, "squeeze_job_duration_seconds_count{technique=\"baseline\"}"), 1);
   EXPECT_EQ(Sample(m, "squeeze_workers{backend=\"cpu\",state=\"idle\"}"), 1);
+  EXPECT_EQ(Sample(m, "squeeze_workers{backend=\"cpu\",state=\"busy\"}"), 0);
+  now_ += 3001;  // three leases without contact: lost
+  ASSERT_EQ(*s->ExpireLeases(), 0);
+  const std::string later = metrics_.Serialize();
+  EXPECT_EQ(Sample(later, "squeeze_workers{backend=\"cpu\",state=\"lost\"}"), 1);
+  EXPECT_EQ(Sample(later, "squeeze_workers{backend=\"cpu\",state=\"idle\"}"), 0);
 }
 
 }  // namespace
