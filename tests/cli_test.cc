@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/process.h"
 #include "testutil/assets.h"
@@ -277,3 +279,41 @@ TEST(CliTest, TruncatedSafetensorsGivesAClearError) {
 }
 
 }  // namespace
+
+// `bench` with several formats: one table row per format, in the order given, with the sizes
+// of the converted models (bits/weight from the real packed bytes) and the first format's
+// speed-up exactly 1; a bad format name or round count exits 2 naming it.
+TEST(CliTest, BenchComparesFormatsInOneTable) {
+  const std::string dir = squeeze::testing::TempDir("cli-bench");
+  const CmdResult made = Squeeze("make-model --out " + dir +
+                                 "/m --dim 64 --hidden 128 --layers 2 --heads 4 --vocab 256 "
+                                 "--seq-len 64");
+  ASSERT_EQ(made.code, 0) << made.out;
+  const CmdResult r = SqueezeStdout("bench --model " + dir +
+                                    "/m --format f32,q8_channel,q4_g32 --threads 1 --prompt 4 "
+                                    "--generate 4 --rounds 2 --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<std::string> rows;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("| ", 0) == 0 && line.rfind("| format", 0) != 0) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[0].rfind("| f32 | 32.00 |", 0), 0u) << rows[0];
+  EXPECT_NE(rows[0].find("| 1.00x |"), std::string::npos) << rows[0];
+  EXPECT_EQ(rows[1].rfind("| q8_channel |", 0), 0u) << rows[1];
+  EXPECT_EQ(rows[2].rfind("| q4_g32 |", 0), 0u) << rows[2];
+  // q4_g32: 18 bytes per 32 weights (4.5 bits) for every matrix; the 5 f32 norm vectors of 64
+  // weights raise the average a little.
+  const double params = 256 * 64 + 2 * (4 * 64 * 64 + 3 * 128 * 64) + 5 * 64;
+  const double bytes = (256 * 64 + 2 * (4 * 64 * 64 + 3 * 128 * 64)) * 18.0 / 32 + 5 * 64 * 4;
+  char want[32];
+  std::snprintf(want, sizeof(want), "| %.2f |", 8 * bytes / params);
+  EXPECT_NE(rows[2].find(want), std::string::npos) << rows[2] << " wants " << want;
+
+  const CmdResult bad = Squeeze("bench --model " + dir + "/m --format f32,q5_g32 --quiet");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("q5_g32"), std::string::npos) << bad.out;
+  const CmdResult zero = Squeeze("bench --model " + dir + "/m --rounds 0 --quiet");
+  EXPECT_EQ(zero.code, 2) << zero.out;
+  EXPECT_NE(zero.out.find("--rounds"), std::string::npos) << zero.out;
+}

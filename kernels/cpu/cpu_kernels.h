@@ -7,6 +7,7 @@
 #pragma once
 
 #include "squeeze/kernels/matmul.h"
+#include "squeeze/kernels/ops.h"
 
 namespace squeeze::cpu {
 
@@ -29,6 +30,12 @@ extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
 // Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
 extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
+// The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw) and
+// of kMatmulFloat8Avx2's nf4/fp4 rows (activations reordered for the table lookup), and of
+// the AVX2 w8a8 row (the token quantized once).
+extern const PreparedGemv kPreparedIntAvx2[kWeightFormatCount];
+extern const PreparedGemv kPreparedFloat8Avx2[kWeightFormatCount];
+extern const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount];
 
 // BF16 with the AVX512-BF16 dot-product instruction (matmul_bf16_avx512bf16.cc); at the
 // AVX-512 level it replaces kMatmulAvx512's bf16 row on CPUs with AVX512-BF16.
@@ -37,6 +44,9 @@ bool HasAvx512Bf16();
 
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();
+
+// AVX2 attention vector kernels (vec_avx2.cc).
+extern const VecKernels kVecAvx2;
 
 // The kernels of format f at exactly this level (no fallback; for kRef the reference kernels),
 // or an entry with null pointers when the level has none.

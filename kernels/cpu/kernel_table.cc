@@ -1,4 +1,5 @@
-// Dispatch of matrix kernels by (format, instruction set), falling back to lower levels.
+// Dispatch of matrix kernels by (format, instruction set), falling back to lower levels, and of
+// the attention vector kernels by instruction set.
 #include "cpu/cpu_kernels.h"
 
 namespace squeeze {
@@ -59,9 +60,18 @@ const MatmulKernels& GetMatmulKernels(WeightFormat f, Isa isa) {
 const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   const int i = static_cast<int>(f);
   if (i < 0 || i >= kWeightFormatCount) return nullptr;
-  const PreparedGemv& p = cpu::kPreparedIntVnni512[i];
-  if (p.gemv == nullptr || &GetMatmulKernels(f, isa) != &cpu::kMatmulIntVnni512[i]) return nullptr;
-  return &p;
+  const MatmulKernels* k = &GetMatmulKernels(f, isa);
+  const PreparedGemv* p = nullptr;
+  if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
+  if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
+  if (k == &cpu::kMatmulFloat8Avx2[i]) p = &cpu::kPreparedFloat8Avx2[i];
+  if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
+  return p != nullptr && p->gemv != nullptr ? p : nullptr;
+}
+
+const VecKernels& GetVecKernels(Isa isa) {
+  static const VecKernels kRef = {dot_ref, axpy_ref};
+  return isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) ? cpu::kVecAvx2 : kRef;
 }
 
 }  // namespace squeeze

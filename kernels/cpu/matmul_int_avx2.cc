@@ -1,8 +1,19 @@
 // AVX2 matrix kernels for the integer weight formats (q8_channel, q8/q4/q3/q2 per group, sym
-// and asym): 8 codes are widened to f32 in registers, scaled by their block's d (and m), then
-// FMA'd with the activations; there is no separate dequantize pass over the matrix. The
-// activations are first rounded to int8 blocks as the reference does (tile_loops.h,
-// GemvRoundedX).
+// and asym) with integer dot products. Each input vector is rounded to int8 blocks of 32 once
+// (matmul.h, "Activation rounding"; PrepareActs); per 32 columns a row's codes are unpacked to
+// 32 bytes in registers, multiplied with the block's int8 activations by vpmaddubsw (u8 x s8 ->
+// 16 pair sums in s16) and vpmaddwd (-> 8 int32 lanes), and scaled once by d_w * d_x in f32.
+//
+// vpmaddubsw multiplies unsigned by signed bytes and saturates its pair sums at 16 bits:
+// - 4/3/2-bit symmetric codes q are made unsigned as u = q + 8 (<= 15, pair sums <= 3810);
+//   the offset adds 8 * s_x per block (s_x: the sum of the block's activation codes), which
+//   is taken back as s_x from each of the 8 int32 lanes.
+// - 4/3/2-bit asymmetric codes are unsigned already; the minimum m adds m * d_x * s_x.
+// - 8-bit codes would overflow as unsigned (255 * 127 * 2 > 32767), so they use the sign
+//   trick, |q| times x * sign(q) (|q| <= 128); asymmetric codes u are first moved to
+//   v = u - 128, and their offset, 128 * d_w * d_x * s_x, joins the m term.
+// A gemv reads its rows one after another (one linear stream, with software prefetch:
+// tile_loops.h, PrefetchAhead); a gemm decodes each 32-code chunk of a row once for 4 tokens.
 // Compiled with -mavx2 -mfma -mf16c: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 
@@ -14,6 +25,7 @@
 #pragma GCC diagnostic pop
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -24,210 +36,395 @@
 namespace squeeze::cpu {
 namespace {
 
-constexpr int kLanes = 8;
+// ---- Prepared activations ----
+// One input vector of `cols` values as int8 blocks of 32 (the last one zero-padded): codes q,
+// then per block the scale d (absmax / 127), 8 * s (s: the block's code sum) and d * s, as f32.
+// The per-block arrays are zero-padded to a multiple of 8 blocks, so that the kernels can load
+// 8 blocks' values at a time.
+struct Acts {
+  const int8_t* q;
+  const float* d;
+  const float* s8;
+  const float* ds;
+};
 
-float hsum(__m256 v) {
+constexpr int64_t Blocks(int64_t cols) {
+  return (cols + 31) / 32;
+}
+constexpr int64_t PaddedBlocks(int64_t cols) {
+  return (Blocks(cols) + 7) / 8 * 8;
+}
+// Bytes of one vector's prepared activations (a multiple of 64).
+constexpr int64_t ActBytes(int64_t cols) {
+  return (PaddedBlocks(cols) * 44 + 63) / 64 * 64;
+}
+
+Acts ActView(const void* buf, int64_t cols) {
+  const uint8_t* b = static_cast<const uint8_t*>(buf);
+  const int64_t nb = PaddedBlocks(cols);
+  return {reinterpret_cast<const int8_t*>(b), reinterpret_cast<const float*>(b + nb * 32),
+          reinterpret_cast<const float*>(b + nb * 36), reinterpret_cast<const float*>(b + nb * 40)};
+}
+
+// All-ones lanes where lane index < left.
+__m256i LaneMask(int64_t left) {
+  const int l = left > 8 ? 8 : left < 0 ? 0 : int(left);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+int32_t HsumEpi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+float HsumPs(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
 
-float Half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
+// Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
+// operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
+//
+// kPaired (the layout of the 4-, 3- and 2-bit formats): within each pair of blocks (2p, 2p + 1) the
+// middle two 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15
+// | 2p: 16-31 | 2p+1: 16-31], the order in which PairCodes unpacks a pair of weight chunks.
+template <bool kPaired>
+void PrepareActs(const float* x, int64_t cols, void* buf) {
+  const int64_t nb = Blocks(cols), padded = PaddedBlocks(cols);
+  uint8_t* b = static_cast<uint8_t*>(buf);
+  int8_t* q = reinterpret_cast<int8_t*>(b);
+  float* d = reinterpret_cast<float*>(b + padded * 32);
+  float* s8 = reinterpret_cast<float*>(b + padded * 36);
+  float* ds = reinterpret_cast<float*>(b + padded * 40);
+  for (int64_t k = nb; k < padded; ++k) d[k] = s8[k] = ds[k] = 0.0f;
+  std::memset(q + nb * 32, 0, size_t(padded - nb) * 32);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t k = 0; k < nb; ++k) {
+    __m256 v[4];
+    __m256 vmax = _mm256_setzero_ps();
+    for (int g = 0; g < 4; ++g) {
+      const int64_t c = k * 32 + 8 * g;
+      v[g] = _mm256_maskload_ps(x + c, LaneMask(cols - c));  // padding reads as 0
+      vmax = _mm256_max_ps(_mm256_and_ps(v[g], abs_mask), vmax);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float amax = _mm_cvtss_f32(m);
+    const float bd = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i qi[4];
+    for (int g = 0; g < 4; ++g) qi[g] = _mm256_cvtps_epi32(_mm256_mul_ps(v[g], vid));
+    // Packing works within 128-bit lanes; the permute puts the 8-code groups back in order.
+    const __m256i packed =
+        _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    const __m256i ordered =
+        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if (kPaired) {
+      int8_t* pair = q + (k & ~int64_t(1)) * 32 + (k & 1) * 16;
+      _mm_store_si128(reinterpret_cast<__m128i*>(pair), _mm256_castsi256_si128(ordered));
+      _mm_store_si128(reinterpret_cast<__m128i*>(pair + 32), _mm256_extracti128_si256(ordered, 1));
+    } else {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q + k * 32), ordered);
+    }
+    const int32_t sum =
+        HsumEpi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
+    d[k] = bd;
+    s8[k] = 8.0f * float(sum);  // exact: |sum| <= 32 * 127
+    ds[k] = bd * float(sum);
+  }
 }
 
-// Codes of the 8 weights at offset o (a multiple of 8) of block `blk`, as f32.
+// ---- Formats ----
+// q8_channel rows: f32 scale, then int8 codes (no blocks, no padding).
+struct Channel {
+  static constexpr int kBits = 8, kGroup = 32;
+  static constexpr bool kAsym = false;
+};
+
+// The 32 codes of chunk k (columns 32k .. 32k + 31 of the block) of an 8-bit format in column
+// order, signed (v = u - 128 for asymmetric codes).
 template <class B>
-__m256 codes8(const uint8_t* blk, int o) {
-  const uint8_t* qs = blk + offsetof(B, qs);
-  if constexpr (B::kBits == 8) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + o));
-    return _mm256_cvtepi32_ps(B::kAsym ? _mm256_cvtepu8_epi32(v) : _mm256_cvtepi8_epi32(v));
-  } else if constexpr (B::kBits == 4) {
-    // Each 16 bytes hold 32 weights: low nibbles are weights 0..15, high ones 16..31.
-    const __m256i v = _mm256_cvtepu8_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 16 * (o / 32) + o % 16)));
-    const bool high = (o % 32) >= 16;
-    __m256i q;
-    if constexpr (B::kAsym) {
-      q = high ? _mm256_srli_epi32(v, 4) : _mm256_and_si256(v, _mm256_set1_epi32(0xf));
-    } else {  // sign-extend the nibble: move it to the top, shift back arithmetically
-      q = _mm256_srai_epi32(high ? _mm256_slli_epi32(v, 24) : _mm256_slli_epi32(v, 28), 28);
+__m256i Chunk(const uint8_t* blk, int k) {
+  static_assert(B::kBits == 8);
+  const __m256i v =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs) + 32 * k));
+  return B::kAsym ? _mm256_xor_si256(v, _mm256_set1_epi8(char(0x80))) : v;
+}
+
+// q8_channel: chunk k of a row's codes; the last, partial one is copied into a zeroed buffer
+// so that nothing past the row is read.
+__m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
+  const int64_t left = cols - 32 * k;
+  if (left >= 32) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * k));
+  alignas(32) uint8_t tail[32] = {};
+  std::memcpy(tail, codes + 32 * k, size_t(left));
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
+}
+
+// Chunks c and c + 1 (c even) of a 4-, 3- or 2-bit row as two vectors of unsigned codes (q + 8
+// when symmetric) in the paired layout of the activations: lo = [c: weights 0-15 | c + 1:
+// 0-15], hi = [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the same
+// block (G >= 64) or the next one (G = 32), which a row's last block lacks when !second.
+// 4-bit: a chunk's 16 bytes hold weights 0-15 in the low nibbles, 16-31 in the high ones.
+// 2-bit: its 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so shifting the 8 bytes
+// by 0, 2 (lo) or 4, 6 (hi) bits gives 8 weights each. 3-bit: the same low 2 bits, then 4
+// bytes whose byte j / 8 holds weight j's high bit at bit j % 8.
+template <class B>
+void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi) {
+  constexpr int64_t kRun = 4 * B::kBits;  // code bytes per chunk
+  const uint8_t* p0 = blk + offsetof(B, qs) + kRun * c;
+  const uint8_t* p1 = B::kGroup == 32 ? p0 + sizeof(B) : p0 + kRun;
+  const bool has1 = B::kGroup != 32 || second;
+  if constexpr (B::kBits == 4) {
+    __m256i v;
+    if constexpr (B::kGroup == 32) {
+      const __m128i b1 =
+          has1 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)) : _mm_setzero_si128();
+      v = _mm256_inserti128_si256(
+          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))), b1, 1);
+    } else {
+      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0));
     }
-    return _mm256_cvtepi32_ps(q);
+    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    *lo = _mm256_and_si256(v, nib);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+    return;
   } else {
-    // 2/3-bit: per 32 weights 4 * bits bytes; the 8 weights o..o+7 have their low 2 bits in
-    // bytes 0..7 at bit 2 * (o % 32 / 8), and (3-bit) their high bits in byte 8 + o % 32 / 8.
-    const uint8_t* chunk = qs + 4 * B::kBits * (o / 32);
-    const int sub = (o % 32) / 8;
-    const __m256i v =
-        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk)));
-    __m256i q = _mm256_and_si256(_mm256_srli_epi32(v, 2 * sub), _mm256_set1_epi32(3));
+    int64_t w0, w1 = 0;
+    std::memcpy(&w0, p0, 8);
+    if (has1) std::memcpy(&w1, p1, 8);
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi64x(w0)),
+                                              _mm_set1_epi64x(w1), 1);
+    const __m256i two = _mm256_set1_epi8(0x03);
+    __m256i l = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 2, 0, 2)), two);
+    __m256i h = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(4, 6, 4, 6)), two);
     if constexpr (B::kBits == 3) {
-      const __m256i hb = _mm256_srlv_epi32(_mm256_set1_epi32(chunk[8 + sub]),
-                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(hb, _mm256_set1_epi32(1)), 2));
+      int32_t h0, h1 = 0;
+      std::memcpy(&h0, p0 + 8, 4);
+      if (has1) std::memcpy(&h1, p1 + 8, 4);
+      const __m256i hb = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(h0)),
+                                                 _mm_set1_epi32(h1), 1);
+      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+      const __m256i four = _mm256_set1_epi8(0x04);
+      // Byte j of 8 weights' run gets high-bit byte (run / 8) of its chunk, then bit j % 8.
+      const __m256i sl =
+          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101));
+      const __m256i sh =
+          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
+                                                     0x0202020202020202, 0x0303030303030303));
+      l = _mm256_or_si256(
+          l, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sl, bit), bit), four));
+      h = _mm256_or_si256(
+          h, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sh, bit), bit), four));
     }
-    if constexpr (!B::kAsym) {  // sign-extend the field from its top bit
-      q = _mm256_srai_epi32(_mm256_slli_epi32(q, 32 - B::kBits), 32 - B::kBits);
+    if constexpr (!B::kAsym) {  // two's complement field f: (f ^ sign) = q + 2^(b-1)
+      constexpr char kSign = char(1 << (B::kBits - 1));
+      const __m256i sign = _mm256_set1_epi8(kSign), up = _mm256_set1_epi8(char(8 - kSign));
+      l = _mm256_add_epi8(_mm256_xor_si256(l, sign), up);
+      h = _mm256_add_epi8(_mm256_xor_si256(h, sign), up);
     }
-    return _mm256_cvtepi32_ps(q);
+    *lo = l;
+    *hi = h;
   }
 }
 
-// One weight (column c of the row) for the scalar tail.
-template <class B>
-float load1(const uint8_t* row, int64_t c) {
-  const uint8_t* blk = row + (c / B::kGroup) * int64_t(sizeof(B));
-  const int k = int(c % B::kGroup);
-  const uint8_t* qs = blk + offsetof(B, qs);
-  int q;
-  if constexpr (B::kBits == 8) {
-    q = B::kAsym ? int(qs[k]) : int(int8_t(qs[k]));
-  } else if constexpr (B::kBits == 4) {
-    const int nib = (qs[16 * (k / 32) + k % 16] >> (4 * ((k % 32) / 16))) & 0xf;
-    q = B::kAsym ? nib : (nib ^ 8) - 8;
-  } else {
-    const uint8_t* chunk = qs + 4 * B::kBits * (k / 32);
-    int r = (chunk[k % 8] >> (2 * ((k % 32) / 8))) & 3;
-    if constexpr (B::kBits == 3) r |= ((chunk[8 + (k % 32) / 8] >> (k % 8)) & 1) << 2;
-    constexpr int kSign = 1 << (B::kBits - 1);
-    q = B::kAsym ? r : (r ^ kSign) - kSign;
-  }
-  const float d = Half(blk + offsetof(B, d));
-  if constexpr (B::kAsym) {
-    return __builtin_fmaf(float(q), d, Half(blk + offsetof(B, m)));
-  } else {
-    return float(q) * d;
-  }
+// The pair's dot products with the paired activations xq (64 codes): 8 int32 lanes, 0-3 summing
+// chunk c's products and 4-7 chunk c + 1's (the +8 offset of symmetric codes not yet removed).
+// vpmaddubsw pair sums are at most 2 * 15 * 127, so the lo and hi sums add up in 16 bits
+// before vpmaddwd widens them.
+__m256i PairDot(__m256i lo, __m256i hi, const int8_t* xq) {
+  const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32));
+  const __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb));
+  return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
 }
 
-// Tile of R weight rows x T tokens over the whole row: y[j * ldy + i] = sum_c W[i][c] *
-// x[j * cols + c]. Per block each row's d (and m) are broadcast once; per 8 weights the codes
-// are widened and dequantized once and used T times.
-template <class B, int R, int T>
-void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-          int64_t cols) {
-  constexpr int G = B::kGroup;
-  __m256 acc[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+// 8 int32 lanes summing the 32 signed 8-bit codes * activation codes, with the sign trick.
+__m256i Dot8(__m256i codes, const int8_t* xq) {
+  const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i pairs =
+      _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(x, codes));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
 
-  const int64_t vec_cols = cols / kLanes * kLanes;  // G is a multiple of 8
-  for (int64_t c0 = 0; c0 < vec_cols; c0 += G) {
-    const int64_t blk_off = c0 / G * int64_t(sizeof(B));
-    __m256 d[R], m[R];
+// The f16 field at byte `off` of the blocks holding 8 chunks from `base` (the block of the
+// first), as f32 (0 for chunks at or past `valid` when !kFull: their blocks are not read).
+template <class B, bool kFull>
+__m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
+  constexpr int kChunks = B::kGroup / 32;
+  uint64_t h[2] = {0, 0};
 #pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const uint8_t* blk = w + i * row_bytes + blk_off;
-      d[i] = _mm256_set1_ps(Half(blk + offsetof(B, d)));
-      if constexpr (B::kAsym) m[i] = _mm256_set1_ps(Half(blk + offsetof(B, m)));
-    }
-    const int end = int(vec_cols - c0 < G ? vec_cols - c0 : G);
-    for (int o = 0; o < end; o += kLanes) {
-      __m256 xv[T];
+  for (int c = 0; c < 8; ++c) {
+    if (!kFull && c >= valid) break;
+    uint16_t v;
+    std::memcpy(&v, base + c / kChunks * int64_t(sizeof(B)) + off, 2);
+    h[c / 4] |= uint64_t(v) << (16 * (c % 4));
+  }
+  return _mm256_cvtph_ps(_mm_set_epi64x(int64_t(h[1]), int64_t(h[0])));
+}
+
+// Tile of one weight row x T tokens: y[j * ldy] = W · x_j, with the prepared activations a[j].
+// Group formats go 8 chunks of 32 columns at a time: the 8 weight scales are converted
+// together and multiplied by the 8 activation scales of each token (dd), and the blocks' code
+// offsets and minimums enter per token as one vector (corr); per chunk the codes are unpacked
+// once, and each token costs a vpmaddubsw, a vpmaddwd, a conversion and an FMA.
+template <class B, int T>
+void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
+  const int64_t nb = Blocks(cols);
+  __m256 acc[T];
 #pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(x + j * cols + c0 + o);
+  for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+  if constexpr (std::is_same_v<B, Channel>) {
+    const uint8_t* codes = row + 4;
+    for (int64_t k = 0; k < nb; ++k) {
+      PrefetchAhead<32>(codes + 32 * k);
+      const __m256i c = ChannelChunk(codes, k, cols);
 #pragma GCC unroll 8
-      for (int i = 0; i < R; ++i) {
-        const __m256 q = codes8<B>(w + i * row_bytes + blk_off, o);
-        __m256 wv;
-        if constexpr (B::kAsym) {
-          wv = _mm256_fmadd_ps(q, d[i], m[i]);
-        } else {
-          wv = _mm256_mul_ps(q, d[i]);
-        }
-#pragma GCC unroll 8
-        for (int j = 0; j < T; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
+      for (int j = 0; j < T; ++j) {
+        const __m256 dot = _mm256_cvtepi32_ps(Dot8(c, a[j].q + 32 * k));
+        acc[j] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(a[j].d + k), acc[j]);
       }
     }
-  }
-
-  float s[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
-  for (int64_t c = vec_cols; c < cols; ++c) {
-    for (int i = 0; i < R; ++i) {
-      const float wf = load1<B>(w + i * row_bytes, c);
-      for (int j = 0; j < T; ++j) s[i][j] = __builtin_fmaf(wf, x[j * cols + c], s[i][j]);
-    }
-  }
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < T; ++j) y[j * ldy + i] = s[i][j];
-}
-
-// q8_channel rows: f32 scale, then int8 codes. The codes are summed against x in f32 and the
-// row's scale is applied once at the end.
-struct Channel {};
-
-template <int R, int T>
-void tile_channel(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
-                  int64_t cols) {
-  __m256 acc[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
-  int64_t c = 0;
-  for (; c + kLanes <= cols; c += kLanes) {
-    __m256 xv[T];
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) xv[j] = _mm256_loadu_ps(x + j * cols + c);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + i * row_bytes + 4 + c))));
-#pragma GCC unroll 8
-      for (int j = 0; j < T; ++j) acc[i][j] = _mm256_fmadd_ps(q, xv[j], acc[i][j]);
-    }
-  }
-  float s[R][T];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
-  for (; c < cols; ++c) {
-    for (int i = 0; i < R; ++i) {
-      const float q = float(int8_t(w[i * row_bytes + 4 + c]));
-      for (int j = 0; j < T; ++j) s[i][j] = __builtin_fmaf(q, x[j * cols + c], s[i][j]);
-    }
-  }
-  for (int i = 0; i < R; ++i) {
     float scale;
-    std::memcpy(&scale, w + i * row_bytes, 4);
-    for (int j = 0; j < T; ++j) y[j * ldy + i] = s[i][j] * scale;
+    std::memcpy(&scale, row, 4);
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) y[j * ldy] = HsumPs(acc[j]) * scale;
+  } else {
+    constexpr int kChunks = B::kGroup / 32;
+    constexpr int64_t S = sizeof(B);
+    __m256 corr[T], acc2[T];
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) corr[j] = acc2[j] = _mm256_setzero_ps();
+    auto chunks8 = [&](int64_t k0, auto full) __attribute__((always_inline)) {
+      constexpr bool kFull = decltype(full)::value;
+      // k0 is a multiple of 8, and so of kChunks: chunk c's block is base + c / kChunks * S.
+      const uint8_t* base = row + (k0 / 8) * (8 / kChunks * S);
+      const int64_t valid = nb - k0;
+      const __m256 dw = ChunkHalves<B, kFull>(base, valid, offsetof(B, d));
+      __m256 m;  // what each unit of d_x * s_x adds: m, plus 128 d_w for 8-bit asym
+      if constexpr (B::kAsym) {
+        m = ChunkHalves<B, kFull>(base, valid, offsetof(B, m));
+        if constexpr (B::kBits == 8) m = _mm256_fmadd_ps(_mm256_set1_ps(128.0f), dw, m);
+      }
+      __m256 dd[T];
+#pragma GCC unroll 8
+      for (int j = 0; j < T; ++j) {
+        const __m256 ddj = _mm256_mul_ps(dw, _mm256_load_ps(a[j].d + k0));
+        dd[j] = ddj;
+        if constexpr (B::kAsym) {
+          corr[j] = _mm256_fmadd_ps(m, _mm256_load_ps(a[j].ds + k0), corr[j]);
+        } else if constexpr (B::kBits < 8) {  // minus 8 * d_w * d_x * s_x: the +8 code offset
+          corr[j] = _mm256_fnmadd_ps(ddj, _mm256_load_ps(a[j].s8 + k0), corr[j]);
+        }
+      }
+      if constexpr (B::kBits < 8) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 8; c += 2) {
+          const int64_t k = k0 + c;
+          if (!kFull && c >= valid) break;
+          const uint8_t* blk = base + c / kChunks * S;
+          if (kChunks == 1 || c % kChunks == 0) PrefetchAhead<kChunks == 1 ? 2 * S : S>(blk);
+          const __m256i idx = _mm256_setr_epi32(c, c, c, c, c + 1, c + 1, c + 1, c + 1);
+          __m256i lo, hi;
+          PairCodes<B>(blk, c % kChunks, kFull || c + 1 < valid, &lo, &hi);
+#pragma GCC unroll 8
+          for (int j = 0; j < T; ++j) {
+            const __m256i dot = PairDot(lo, hi, a[j].q + 32 * k);
+            __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
+            sum =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx), sum);
+          }
+        }
+      } else {
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c) {
+          const int64_t k = k0 + c;
+          if (!kFull && c >= valid) break;
+          const uint8_t* blk = base + c / kChunks * S;
+          if (c % kChunks == 0) PrefetchAhead<S>(blk);
+          const __m256i codes = Chunk<B>(blk, c % kChunks);
+#pragma GCC unroll 8
+          for (int j = 0; j < T; ++j) {
+            const __m256 dot = _mm256_cvtepi32_ps(Dot8(codes, a[j].q + 32 * k));
+            __m256& sum = c % 2 ? acc2[j] : acc[j];  // two FMA chains
+            sum = _mm256_fmadd_ps(dot, _mm256_permutevar8x32_ps(dd[j], _mm256_set1_epi32(c)), sum);
+          }
+        }
+      }
+    };
+    int64_t k0 = 0;
+    for (; k0 + 8 <= nb; k0 += 8) chunks8(k0, std::true_type());
+    if (k0 < nb) chunks8(k0, std::false_type());
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j)
+      y[j * ldy] = HsumPs(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), corr[j]));
   }
 }
 
-// Row and token blocking as in matmul_avx2.cc (8 rows for gemv, 4 rows x 3 tokens for gemm).
-constexpr int kGemvRows = 8;
-constexpr int kGemmRows = 4;
-constexpr int kGemmTokens = 3;
+constexpr int kGemmTokens = 4;
 
-// The tile of this file for the shared row/token loops (cpu/tile_loops.h).
+int64_t PreparedBytes(int64_t cols) {
+  return ActBytes(cols);
+}
+
 template <class B>
-struct FileTile {
-  template <int R, int T>
-  static void Run(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t ldy,
+void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
                   int64_t cols) {
-    if constexpr (std::is_same_v<B, Channel>) {
-      tile_channel<R, T>(w, row_bytes, x, y, ldy, cols);
-    } else {
-      tile<B, R, T>(w, row_bytes, x, y, ldy, cols);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  const Acts a = ActView(prepared, cols);
+  for (int64_t r = 0; r < rows; ++r) Tile<B, 1>(p + r * row_bytes, &a, y + r, 0, cols);
+}
+
+uint8_t* ActScratch(int64_t n, int64_t cols) {
+  void* p = ThreadScratch(size_t(n * ActBytes(cols)));
+  if (p == nullptr) std::abort();
+  return static_cast<uint8_t*>(p);
+}
+
+template <class B>
+void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(1, cols);
+  PrepareActs<(B::kBits < 8)>(x, cols, buf);
+  GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
+}
+
+// Rows outermost: a row stays in cache while every group of tokens passes over it.
+template <class B>
+void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
+          int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(n, cols);
+  const int64_t ab = ActBytes(cols);
+  for (int64_t t = 0; t < n; ++t) PrepareActs<(B::kBits < 8)>(x + t * cols, cols, buf + t * ab);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = p + r * row_bytes;
+    int64_t t = 0;
+    for (; t + kGemmTokens <= n; t += kGemmTokens) {
+      Acts a[kGemmTokens];
+      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView(buf + (t + j) * ab, cols);
+      Tile<B, kGemmTokens>(row, a, y + t * ldy + r, ldy, cols);
+    }
+    for (; t < n; ++t) {
+      const Acts a = ActView(buf + t * ab, cols);
+      Tile<B, 1>(row, &a, y + t * ldy + r, 0, cols);
     }
   }
-};
+}
 
 template <class B>
 constexpr MatmulKernels IntAvx2() {
-  return {GemvRoundedX<FileTile<B>, kGemvRows>, GemmRoundedX<FileTile<B>, kGemmRows, kGemmTokens>};
+  return {Gemv<B>, Gemm<B>};
+}
+
+template <class B>
+constexpr PreparedGemv IntAvx2Prepared() {
+  return {PreparedBytes, PrepareActs<(B::kBits < 8)>, GemvPrepared<B>};
 }
 
 }  // namespace
@@ -266,6 +463,42 @@ const MatmulKernels kMatmulIntAvx2[kWeightFormatCount] = {
     /* kQ2G32Asym   */ IntAvx2<block_q2_g32_asym>(),
     /* kQ2G64Asym   */ IntAvx2<block_q2_g64_asym>(),
     /* kQ2G128Asym  */ IntAvx2<block_q2_g128_asym>(),
+};
+
+// The prepared gemv of the same rows.
+const PreparedGemv kPreparedIntAvx2[kWeightFormatCount] = {
+    /* kF32, kF16, kBF16 */ {},
+    {},
+    {},
+    /* kQ8Channel   */ IntAvx2Prepared<Channel>(),
+    /* kQ8G32       */ IntAvx2Prepared<block_q8_g32>(),
+    /* kQ8G64       */ IntAvx2Prepared<block_q8_g64>(),
+    /* kQ8G128      */ IntAvx2Prepared<block_q8_g128>(),
+    /* kQ8G32Asym   */ IntAvx2Prepared<block_q8_g32_asym>(),
+    /* kQ8G64Asym   */ IntAvx2Prepared<block_q8_g64_asym>(),
+    /* kQ8G128Asym  */ IntAvx2Prepared<block_q8_g128_asym>(),
+    /* kQ4G32       */ IntAvx2Prepared<block_q4_g32>(),
+    /* kQ4G64       */ IntAvx2Prepared<block_q4_g64>(),
+    /* kQ4G128      */ IntAvx2Prepared<block_q4_g128>(),
+    /* kQ4G32Asym   */ IntAvx2Prepared<block_q4_g32_asym>(),
+    /* kQ4G64Asym   */ IntAvx2Prepared<block_q4_g64_asym>(),
+    /* kQ4G128Asym  */ IntAvx2Prepared<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 */ {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ IntAvx2Prepared<block_q3_g32>(),
+    /* kQ3G64       */ IntAvx2Prepared<block_q3_g64>(),
+    /* kQ3G128      */ IntAvx2Prepared<block_q3_g128>(),
+    /* kQ3G32Asym   */ IntAvx2Prepared<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ IntAvx2Prepared<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ IntAvx2Prepared<block_q3_g128_asym>(),
+    /* kQ2G32       */ IntAvx2Prepared<block_q2_g32>(),
+    /* kQ2G64       */ IntAvx2Prepared<block_q2_g64>(),
+    /* kQ2G128      */ IntAvx2Prepared<block_q2_g128>(),
+    /* kQ2G32Asym   */ IntAvx2Prepared<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ IntAvx2Prepared<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ IntAvx2Prepared<block_q2_g128_asym>(),
 };
 
 }  // namespace squeeze::cpu

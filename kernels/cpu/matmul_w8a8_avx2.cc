@@ -1,6 +1,7 @@
 // AVX2 matrix kernels for W8A8 weights (semantics in kernels/ref/quant_act.h): each call
-// quantizes its input tokens to int8 once into a per-thread buffer, then tiles of R rows x T
-// tokens accumulate exact int32 dot products with the sign trick (vpmaddubsw on |qw| and
+// quantizes its input tokens to int8 once into a per-thread buffer (or takes a token prepared
+// once: PreparedGemv), then rows (gemv: one at a time, front to back) or tiles of R rows x T
+// tokens (gemm) accumulate exact int32 dot products with the sign trick (vpmaddubsw on |qw| and
 // qx * sign(qw), then vpmaddwd with ones), and the two scales are applied once per output.
 // These also run at the AVX-512 level on CPUs without AVX512-VNNI (see kernel_table.cc).
 // Compiled with -mavx2/-mfma: everything stays in the anonymous namespace and uses only
@@ -17,6 +18,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
 #include "ref/quant_act.h"
 
 namespace squeeze::cpu {
@@ -172,22 +174,80 @@ void Tile(const uint8_t* w, int64_t row_bytes, const Quantized& in, int64_t t0, 
   }
 }
 
-// gemv: 8 rows share each x vector (8 independent chains, 13 of the 16 registers).
-constexpr int kGemvRows = 8;
 // gemm: tiles of 4 rows x 2 tokens: 8 accumulators + 2 x + weight, |weight|, two temporaries
 // and the ones constant. Rows are the outer loop, so a tile's rows stay in L1 while every token
 // group passes over them and each weight byte is read from memory once.
 constexpr int kGemmRows = 4;
 constexpr int kGemmTokens = 2;
 
+// gemv on a quantized token: one row at a time, front to back (one linear stream, with
+// software prefetch: tile_loops.h), four int32 chains of 32 codes.
+void GemvQuantized(const uint8_t* w, int64_t row_bytes, const int8_t* xq, float sx, float* y,
+                   int64_t rows, int64_t cols) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  auto step = [&](const uint8_t* wp, const int8_t* xp, __m256i& acc)
+      __attribute__((always_inline)) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
+    const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xp));
+    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* codes = w + r * row_bytes + 4;
+    int64_t dot = 0;
+    for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+      const int64_t c1 = cols - c0 < kChunk ? cols : c0 + kChunk;
+      __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+      int64_t c = c0;
+      for (; c + 4 * kBytes <= c1; c += 4 * kBytes) {
+        PrefetchAhead<4 * kBytes>(codes + c);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; ++u) step(codes + c + u * kBytes, xq + c + u * kBytes, acc[u]);
+      }
+      for (; c + kBytes <= c1; c += kBytes) step(codes + c, xq + c, acc[0]);
+      if (c < c1) {  // the last partial vector, copied so that nothing past the row is read
+        alignas(32) uint8_t tail[kBytes] = {};
+        std::memcpy(tail, codes + c, size_t(c1 - c));
+        step(tail, xq + c, acc[0]);
+      }
+      const __m256i v =
+          _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
+      const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+      dot += _mm_cvtsi128_si32(_mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xb1)));
+    }
+    float sw;
+    std::memcpy(&sw, codes - 4, 4);
+    y[r] = (sw * sx) * float(dot);
+  }
+}
+
+// Prepared activations (matmul.h, PreparedGemv): the token's scale sx in the first 64 bytes,
+// then its codes zero-padded to a multiple of 32.
+int64_t PreparedBytes(int64_t cols) {
+  return 64 + (cols + kBytes - 1) / kBytes * kBytes;
+}
+
+void Prepare(const float* x, int64_t cols, void* buf) {
+  uint8_t* b = static_cast<uint8_t*>(buf);
+  const int64_t stride = (cols + kBytes - 1) / kBytes * kBytes;
+  QuantizeToken(x, cols, stride, reinterpret_cast<int8_t*>(b + 64), reinterpret_cast<float*>(b));
+}
+
+void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
+                  int64_t cols) {
+  const uint8_t* b = static_cast<const uint8_t*>(prepared);
+  float sx;
+  std::memcpy(&sx, b, 4);
+  GemvQuantized(static_cast<const uint8_t*>(w), row_bytes, reinterpret_cast<const int8_t*>(b + 64),
+                sx, y, rows, cols);
+}
+
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
   Quantized in;
   if (!QuantizeTokens(x, 1, cols, &in)) return gemv_w8a8_ref(w, row_bytes, x, y, rows, cols);
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    Tile<kGemvRows, 1>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols);
-  for (; r < rows; ++r) Tile<1, 1>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols);
+  GemvQuantized(static_cast<const uint8_t*>(w), row_bytes, in.q, in.sx[0], y, rows, cols);
 }
 
 // All n tokens against R rows: token pairs, then one token.
@@ -251,5 +311,42 @@ const MatmulKernels kMatmulW8a8Avx2[kWeightFormatCount] = {
     /* kW8A8 */ {Gemv, Gemm},
 };
 static_assert(int(WeightFormat::kW8A8) == 32);
+
+// The prepared-activation gemv of the same row.
+const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount] = {
+    /* formats 0-31 */ {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    /* kW8A8 */ {PreparedBytes, Prepare, GemvPrepared},
+};
 
 }  // namespace squeeze::cpu

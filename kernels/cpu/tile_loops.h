@@ -52,6 +52,23 @@ void GemmByTiles(const void* w, int64_t row_bytes, const float* x, int64_t n, fl
     GemmRowBlock<Tile, Rows, Tokens, 1>(p + r * row_bytes, row_bytes, x, n, y + r, ldy, cols);
 }
 
+// Software prefetch for kernels that read their weights front to back (a gemv walking its rows
+// one after another is one linear stream): PrefetchAhead<kBytes>(p) requests the cache lines of
+// [p + kPrefetchBytes, p + kPrefetchBytes + kBytes). Called once per kBytes consumed (a block),
+// it requests every line once or more, about kPrefetchBytes before it is read, with no
+// branches. With rows of a few KB (the matrices of small and mid-sized models) the hardware
+// prefetcher alone left f16 gemv at ~55% of the single-core read rate on the 2-core AMD EPYC
+// (AVX2) development VM, this at ~95% (1 KB to 8 KB ahead measured alike; 2 KB chosen).
+// Prefetches never fault, so running past the end of the weights is harmless.
+constexpr int64_t kPrefetchBytes = 2048;
+
+template <int64_t kBytes>
+inline __attribute__((always_inline)) void PrefetchAhead(const void* p) {
+  const char* c = static_cast<const char*>(p) + kPrefetchBytes;
+#pragma GCC unroll 8
+  for (int64_t o = 0; o < kBytes; o += 64) __builtin_prefetch(c + o, 0, 3);
+}
+
 // A per-thread scratch buffer of at least `bytes` bytes (64-byte aligned), kept between calls.
 // Each kernel file has its own. Returns null when memory runs out.
 void* ThreadScratch(size_t bytes) {

@@ -530,48 +530,69 @@ TEST(MatmulDispatchTest, VnniKernelsServeQ8AndQ4) {
 
 // The prepared-activation gemv (matmul.h, PreparedGemv) against the plain gemv (bit for bit)
 // and the reference, over row counts and widths that cover whole 128-column steps, 64- and
-// 32-column tails and row tails; and null where the kernels have no prepared path.
+// 32-column tails and row tails; and null where the kernels have no prepared path. The AVX2
+// level has one for every integer format, nf4/fp4 and w8a8; the AVX-512 level for the q8 and
+// q4 formats on CPUs with AVX512-VNNI.
+void CheckPrepared(WeightFormat f, Isa isa) {
+  const PreparedGemv* p = GetPreparedGemv(f, isa);
+  ASSERT_NE(p, nullptr);
+  const MatmulKernels& k = GetMatmulKernels(f, isa);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t cols : {17, 96, 128, 160, 300, 640, 1000}) {
+    const int64_t rows = 13, rb = RowBytes(f, cols);
+    GuardedBuffer w(size_t(rows * rb));
+    ASSERT_TRUE(w.ok());
+    std::vector<float> row(cols), x(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : row) v = dist(rng);
+      GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
+    }
+    for (float& v : x) v = dist(rng);
+    void* buf = std::aligned_alloc(64, size_t((p->bytes(cols) + 63) / 64 * 64));
+    ASSERT_NE(buf, nullptr);
+    p->prepare(x.data(), cols, buf);
+    std::vector<float> want(rows), plain(rows), got(rows);
+    GetMatmulKernelsRef(f).gemv(w.data(), rb, x.data(), want.data(), rows, cols);
+    k.gemv(w.data(), rb, x.data(), plain.data(), rows, cols);
+    // Split as a caller would: rows [0, 5) and [5, rows) from the same prepared buffer.
+    p->gemv(w.data(), rb, buf, got.data(), 5, cols);
+    p->gemv(w.data() + 5 * rb, rb, buf, got.data() + 5, rows - 5, cols);
+    std::free(buf);
+    for (int64_t r = 0; r < rows; ++r)
+      ASSERT_EQ(got[r], plain[r]) << "cols " << cols << " row " << r;
+    int64_t non_finite;
+    EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "cols " << cols;
+    EXPECT_EQ(non_finite, 0);
+  }
+}
+
 TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
   EXPECT_EQ(GetPreparedGemv(WeightFormat::kQ4G32, Isa::kRef), nullptr);
+  EXPECT_EQ(GetPreparedGemv(WeightFormat::kF32, Isa::kAvx2), nullptr);
   EXPECT_EQ(GetPreparedGemv(WeightFormat::kF32, Isa::kAvx512), nullptr);
-  if (!IsaSupported(Isa::kAvx512) || !cpu::HasAvx512Vnni())
-    GTEST_SKIP() << "no AVX512-VNNI on this CPU";
-  for (WeightFormat f : kIntFormats) {
-    const bool bits8or4 = int(f) <= int(WeightFormat::kQ4G128Asym);
-    const PreparedGemv* p = GetPreparedGemv(f, Isa::kAvx512);
-    SCOPED_TRACE(GetFormatTraits(f).name);
-    ASSERT_EQ(p != nullptr, bits8or4);
-    if (p == nullptr) continue;
-    const MatmulKernels& k = GetMatmulKernels(f, Isa::kAvx512);
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (int64_t cols : {17, 96, 128, 160, 300, 640, 1000}) {
-      const int64_t rows = 13, rb = RowBytes(f, cols);
-      GuardedBuffer w(size_t(rows * rb));
-      ASSERT_TRUE(w.ok());
-      std::vector<float> row(cols), x(cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        for (float& v : row) v = dist(rng);
-        GetFormatTraits(f).from_float_ref(row.data(), w.data() + r * rb, cols);
-      }
-      for (float& v : x) v = dist(rng);
-      void* buf = std::aligned_alloc(64, size_t((p->bytes(cols) + 63) / 64 * 64));
-      ASSERT_NE(buf, nullptr);
-      p->prepare(x.data(), cols, buf);
-      std::vector<float> want(rows), plain(rows), got(rows);
-      GetMatmulKernelsRef(f).gemv(w.data(), rb, x.data(), want.data(), rows, cols);
-      k.gemv(w.data(), rb, x.data(), plain.data(), rows, cols);
-      // Split as a caller would: rows [0, 5) and [5, rows) from the same prepared buffer.
-      p->gemv(w.data(), rb, buf, got.data(), 5, cols);
-      p->gemv(w.data() + 5 * rb, rb, buf, got.data() + 5, rows - 5, cols);
-      std::free(buf);
-      for (int64_t r = 0; r < rows; ++r)
-        ASSERT_EQ(got[r], plain[r]) << "cols " << cols << " row " << r;
-      int64_t non_finite;
-      EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "cols " << cols;
-      EXPECT_EQ(non_finite, 0);
+  bool tested = false;
+  if (IsaSupported(Isa::kAvx2)) {
+    std::vector<WeightFormat> formats(std::begin(kIntFormats), std::end(kIntFormats));
+    formats.push_back(WeightFormat::kNf4);
+    formats.push_back(WeightFormat::kFp4);
+    formats.push_back(WeightFormat::kW8A8);
+    for (WeightFormat f : formats) {
+      SCOPED_TRACE(std::string("avx2 ") + GetFormatTraits(f).name);
+      CheckPrepared(f, Isa::kAvx2);
     }
+    tested = true;
   }
+  if (IsaSupported(Isa::kAvx512) && cpu::HasAvx512Vnni()) {
+    for (WeightFormat f : kIntFormats) {
+      const bool bits8or4 = int(f) <= int(WeightFormat::kQ4G128Asym);
+      SCOPED_TRACE(std::string("avx512 ") + GetFormatTraits(f).name);
+      ASSERT_EQ(GetPreparedGemv(f, Isa::kAvx512) != nullptr, bits8or4);
+      if (bits8or4) CheckPrepared(f, Isa::kAvx512);
+    }
+    tested = true;
+  }
+  if (!tested) GTEST_SKIP() << "neither AVX2 nor AVX512-VNNI on this CPU";
 }
 
 // The reference itself against a direct double-precision sum over the unpacked F32 matrix.

@@ -179,5 +179,32 @@ TEST(DotAxpyTest, MatchDoubleSums) {
   for (int64_t i = 0; i < n; ++i) EXPECT_FLOAT_EQ(y[i], b[i] - 0.5f * a[i]) << i;
 }
 
+// The attention vector kernels of every supported SIMD level against the reference, on lengths
+// around the 8- and 32-wide steps: dot within float rounding of the double sum (another
+// summation order), axpy exactly (one fused multiply-add per element, as fmaf).
+TEST(VecKernelsTest, EveryLevelMatchesReference) {
+  EXPECT_EQ(GetVecKernels(Isa::kRef).dot, &dot_ref);
+  EXPECT_EQ(GetVecKernels(Isa::kRef).axpy, &axpy_ref);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    SCOPED_TRACE(IsaName(isa));
+    const VecKernels& k = GetVecKernels(isa);
+    EXPECT_NE(k.dot, &dot_ref) << "no SIMD kernel at this level";
+    for (int64_t n : {0, 1, 7, 8, 9, 31, 32, 33, 64, 100, 777}) {
+      const std::vector<float> a = RandomVector(n, 1.0f, 31), b = RandomVector(n, 1.0f, 32);
+      double want = 0, mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want += double(a[i]) * b[i];
+        mag += std::fabs(double(a[i]) * b[i]);
+      }
+      EXPECT_NEAR(k.dot(a.data(), b.data(), n), want, 1e-6 * mag + 1e-30) << "n " << n;
+      std::vector<float> y = b;
+      k.axpy(y.data(), -0.75f, a.data(), n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(y[i], std::fma(-0.75f, a[i], b[i])) << "n " << n << " i " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace squeeze

@@ -1,10 +1,15 @@
-// `squeeze bench`: end-to-end prefill and decode speed of a model, next to this machine's
-// decode limit (weight bytes read per token / measured memory read bandwidth).
+// `squeeze bench`: end-to-end prefill and decode speed of a model in one or several weight
+// formats, next to this machine's decode limit (weight bytes read per token / measured memory
+// read bandwidth).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "engine/engine.h"
 #include "measure/bandwidth.h"
 #include "measure/latency.h"
@@ -18,8 +23,9 @@ namespace {
 
 struct BenchArgs {
   std::string model;
-  std::string format;  // convert every matrix to this format first; empty: as loaded
+  std::string format;  // formats to convert every matrix to, comma-separated; empty: as loaded
   int threads = 0;
+  int rounds = 5;  // measurement rounds; each runs every format once
   bool quiet = false;
   LatencySettings latency;
 };
@@ -43,46 +49,126 @@ void ConvertAllMatrices(Model& m, WeightFormat f) {
   }
 }
 
-absl::Status RunBench(const BenchArgs& a) {
-  ASSIGN_OR_RETURN(Model model, LoadModelVerbose(a.model, a.quiet));
-  if (!a.format.empty()) {
+// One weight format under test: its converted model, engine and per-round measurements.
+struct FormatRun {
+  std::string name;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Engine> engine;
+  int64_t bytes_per_token = 0;
+  SizeReport size;
+  std::vector<double> decode_ms, prefill_tps;
+  LatencyReport last;
+};
+
+absl::StatusOr<std::vector<std::string>> ParseFormats(const std::string& list) {
+  std::vector<std::string> names;
+  if (list.empty()) return std::vector<std::string>{""};
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
     WeightFormat f;
-    if (!FormatFromName(a.format, &f))
-      return absl::InvalidArgumentError("--format: " + a.format + " is not a weight format name");
-    if (!a.quiet) std::fprintf(stderr, "converting every matrix to %s\n", a.format.c_str());
-    ConvertAllMatrices(model, f);
+    const std::string name(absl::StripAsciiWhitespace(part));
+    if (!FormatFromName(name, &f))
+      return absl::InvalidArgumentError("--format: " + name + " is not a weight format name");
+    names.push_back(name);
   }
-  EngineOptions eo;
-  eo.threads = a.threads;
-  eo.max_context = std::min(model.config.max_seq_len, a.latency.prompt + a.latency.generate);
-  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(model, eo));
-  if (!a.quiet)
-    std::fprintf(stderr, "measuring memory read bandwidth (%d threads)\n", engine->threads());
-  ThreadPool pool(engine->threads());
-  const BandwidthReport bw = MeasureReadBandwidth(pool);
-  if (!a.quiet) std::fprintf(stderr, "measuring prefill and decode\n");
-  ASSIGN_OR_RETURN(LatencyReport lat, MeasureLatency(*engine, a.latency, {}));
-  const int64_t bytes = DecodeBytesPerToken(model);
-  const double limit_ms = double(bytes) / (bw.gb_per_s * 1e9) * 1e3;
-  const double decode_ms = lat.decode_ms_per_token.median;
+  return names;
+}
+
+void PrintOne(const BenchArgs& a, const FormatRun& r, const BandwidthReport& bw) {
+  const Stats decode = ComputeStats(r.decode_ms), prefill = ComputeStats(r.prefill_tps);
+  const double limit_ms = double(r.bytes_per_token) / (bw.gb_per_s * 1e9) * 1e3;
+  const Model& model = *r.model;
   std::printf("model                 %s\n", a.model.c_str());
   std::printf("shape                 %s\n", ConfigSummary(model.config).c_str());
   std::printf(
       "weights               %s, %.1f MB\n",
       GetFormatTraits(model.layers.empty() ? model.embedding.format() : model.layers[0].wq.format())
           .name,
-      double(MeasureSize(model, nullptr).bytes) / 1e6);
-  std::printf("threads / kernels     %d / %s\n", lat.threads, lat.isa.c_str());
+      double(r.size.bytes) / 1e6);
+  std::printf("threads / kernels     %d / %s\n", r.last.threads, r.last.isa.c_str());
   std::printf("read bandwidth        %.2f GB/s (median of 5 passes over %lld MB)\n", bw.gb_per_s,
               static_cast<long long>(bw.buffer_bytes / 1000000));
-  std::printf("weight bytes / token  %.2f MB\n", double(bytes) / 1e6);
-  std::printf("prefill               %.1f tokens/s (median, prompt %d, cv %.1f%%)\n",
-              lat.prefill_tokens_per_s.median, lat.prompt_tokens,
-              100 * lat.prefill_tokens_per_s.cv);
-  std::printf("decode                %.3f ms/token (median; p90 %.3f; cv %.1f%%)\n", decode_ms,
-              lat.decode_ms_per_token.p90, 100 * lat.decode_ms_per_token.cv);
+  std::printf("weight bytes / token  %.2f MB\n", double(r.bytes_per_token) / 1e6);
+  std::printf("prefill               %.1f tokens/s (median of %d rounds, prompt %d, cv %.1f%%)\n",
+              prefill.median, a.rounds, r.last.prompt_tokens, 100 * prefill.cv);
+  std::printf("decode                %.3f ms/token (median of %d rounds; p90 %.3f; cv %.1f%%)\n",
+              decode.median, a.rounds, decode.p90, 100 * decode.cv);
   std::printf("decode limit          %.3f ms/token (weight bytes / bandwidth)\n", limit_ms);
-  std::printf("share of limit        %.1f%%\n", 100.0 * limit_ms / decode_ms);
+  std::printf("share of limit        %.1f%%\n", 100.0 * limit_ms / decode.median);
+}
+
+// Several formats: a Markdown table; speed-ups are medians of the per-round ratios to the
+// first format, measured in the same round (runs of different formats alternate, so a machine
+// that slows down for a while slows every format alike).
+void PrintTable(const BenchArgs& a, const std::vector<FormatRun>& runs, double gb_per_s) {
+  const FormatRun& base = runs.front();
+  std::printf(
+      "model: %s (%s), %d threads, %s kernels, read bandwidth %.2f GB/s, %d rounds of "
+      "prompt %d + %d decoded tokens\n\n",
+      a.model.c_str(), ConfigSummary(base.model->config).c_str(), base.last.threads,
+      base.last.isa.c_str(), gb_per_s, a.rounds, a.latency.prompt, a.latency.generate);
+  std::printf(
+      "| format | bits/weight | model MB | decode ms/token (median) | speed-up vs %s | "
+      "%% of bandwidth limit |\n",
+      base.name.c_str());
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  for (const FormatRun& r : runs) {
+    std::vector<double> ratios;
+    for (size_t i = 0; i < r.decode_ms.size(); ++i)
+      ratios.push_back(base.decode_ms[i] / r.decode_ms[i]);
+    const double ms = ComputeStats(r.decode_ms).median;
+    const double limit_ms = double(r.bytes_per_token) / (gb_per_s * 1e9) * 1e3;
+    std::printf("| %s | %.2f | %.1f | %.2f | %.2fx | %.1f%% |\n", r.name.c_str(),
+                r.size.bits_per_weight, double(r.size.bytes) / 1e6, ms, ComputeStats(ratios).median,
+                100.0 * limit_ms / ms);
+  }
+}
+
+absl::Status RunBench(const BenchArgs& a) {
+  if (a.rounds < 1) return absl::InvalidArgumentError("--rounds must be at least 1");
+  ASSIGN_OR_RETURN(std::vector<std::string> formats, ParseFormats(a.format));
+  ASSIGN_OR_RETURN(Model loaded, LoadModelVerbose(a.model, a.quiet));
+  EngineOptions eo;
+  eo.threads = a.threads;
+  eo.max_context = std::min(loaded.config.max_seq_len, a.latency.prompt + a.latency.generate);
+  std::vector<FormatRun> runs;
+  for (const std::string& name : formats) {
+    FormatRun r;
+    r.model = std::make_unique<Model>(loaded);
+    if (!name.empty()) {
+      WeightFormat f;
+      FormatFromName(name, &f);
+      if (!a.quiet) std::fprintf(stderr, "converting every matrix to %s\n", name.c_str());
+      ConvertAllMatrices(*r.model, f);
+    }
+    r.name = name.empty() ? "as loaded" : name;
+    r.size = MeasureSize(*r.model, nullptr);
+    r.bytes_per_token = DecodeBytesPerToken(*r.model);
+    ASSIGN_OR_RETURN(r.engine, Engine::Create(*r.model, eo));
+    runs.push_back(std::move(r));
+  }
+  if (!a.quiet)
+    std::fprintf(stderr, "measuring memory read bandwidth (%d threads)\n",
+                 runs.front().engine->threads());
+  ThreadPool pool(runs.front().engine->threads());
+  const BandwidthReport bw = MeasureReadBandwidth(pool);
+  for (int round = 0; round < a.rounds; ++round) {
+    if (!a.quiet) std::fprintf(stderr, "round %d of %d:", round + 1, a.rounds);
+    for (FormatRun& r : runs) {
+      if (!a.quiet) std::fprintf(stderr, " %s", r.name.c_str());
+      LatencySettings s = a.latency;
+      s.repeats = 1;
+      s.warmup = round == 0 ? 1 : 0;
+      ASSIGN_OR_RETURN(r.last, MeasureLatency(*r.engine, s, {}));
+      r.decode_ms.push_back(r.last.decode_ms_per_token.median);
+      r.prefill_tps.push_back(r.last.prefill_tokens_per_s.median);
+    }
+    if (!a.quiet) std::fprintf(stderr, "\n");
+  }
+  if (runs.size() == 1) {
+    PrintOne(a, runs.front(), bw);
+  } else {
+    PrintTable(a, runs, bw.gb_per_s);
+  }
   return absl::OkStatus();
 }
 
@@ -96,10 +182,15 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   c->add_option("--threads", a->threads, "threads (0: all cores)")->default_val(0);
   c->add_option("--format", a->format,
                 "convert every matrix (embedding and classifier included) to this weight "
-                "format before measuring (e.g. q8_channel, q4_g32, nf4; default: as loaded)");
+                "format before measuring (e.g. q8_channel, q4_g32, nf4; default: as loaded); "
+                "a comma-separated list measures each, round by round, and prints a table "
+                "with speed-ups relative to the first");
   c->add_option("--prompt", a->latency.prompt, "prompt tokens")->default_val(128);
   c->add_option("--generate", a->latency.generate, "generated tokens")->default_val(32);
-  c->add_option("--repeats", a->latency.repeats, "measured repeats")->default_val(5);
+  c->add_option("--rounds", a->rounds,
+                "measured rounds: each runs the prompt and the generated tokens once per format "
+                "(after one warm-up run)")
+      ->default_val(5);
   c->add_flag("-q,--quiet", a->quiet, "no progress messages on stderr");
   c->callback([a, exit_code] {
     const absl::Status s = RunBench(*a);

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "model/model.h"
+#include "squeeze/kernels/isa.h"
 #include "util/thread_pool.h"
 
 namespace squeeze {
@@ -19,7 +20,8 @@ struct AttentionShape {
 // k_cache / v_cache are (>= pos + n, n_kv_heads * head_dim) and already hold the new tokens.
 // Writes out (n, n_heads * head_dim). Token t attends to positions [0, pos + t].
 // scratch must hold pool.size() * (pos + n) floats.
-void CausalAttention(ThreadPool& pool, const AttentionShape& s, const float* q,
+// isa picks the vector kernels (ops.h, GetVecKernels).
+void CausalAttention(ThreadPool& pool, Isa isa, const AttentionShape& s, const float* q,
                      const float* k_cache, const float* v_cache, int64_t pos, int64_t n, float* out,
                      float* scratch);
 

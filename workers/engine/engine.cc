@@ -135,9 +135,9 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     for (int64_t t = 0; t < n; ++t)
       rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.attn_norm.data(), dim, c.norm_eps);
     observe(l, LinearSite::kQkv, xb_.data(), dim);
-    Linear(pool_, isa, w.wq, xb_.data(), n, q_.data());
-    Linear(pool_, isa, w.wk, xb_.data(), n, k_.data());
-    Linear(pool_, isa, w.wv, xb_.data(), n, v_.data());
+    const WeightTensor* qkv[] = {&w.wq, &w.wk, &w.wv};
+    float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
+    LinearGroup(pool_, isa, qkv, xb_.data(), n, qkv_out);
 
     // RoPE (half-split layout) on queries and keys, then append keys/values to the cache.
     const bool f32_cache = kv_format_ == KvCacheFormat::kF32;
@@ -172,7 +172,7 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     }
     const AttentionShape shape{c.n_heads, c.n_kv_heads, int32_t(hd)};
     if (f32_cache) {
-      CausalAttention(pool_, shape, q_.data(), kc, vc, pos, n, att_.data(), scores_.data());
+      CausalAttention(pool_, isa, shape, q_.data(), kc, vc, pos, n, att_.data(), scores_.data());
     } else {
       CausalAttentionQuantized(pool_, shape, kv_format_, q_.data(), kq_cache_[l].data(),
                                vq_cache_[l].data(), pos, n, att_.data(), scores_.data());
@@ -184,8 +184,9 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     for (int64_t t = 0; t < n; ++t)
       rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.ffn_norm.data(), dim, c.norm_eps);
     observe(l, LinearSite::kGateUp, xb_.data(), dim);
-    Linear(pool_, isa, w.w_gate, xb_.data(), n, hb_.data());
-    Linear(pool_, isa, w.w_up, xb_.data(), n, hb2_.data());
+    const WeightTensor* gate_up[] = {&w.w_gate, &w.w_up};
+    float* gate_up_out[] = {hb_.data(), hb2_.data()};
+    LinearGroup(pool_, isa, gate_up, xb_.data(), n, gate_up_out);
     swiglu_ref(hb_.data(), hb2_.data(), n * hidden);
     observe(l, LinearSite::kDown, hb_.data(), hidden);
     Linear(pool_, isa, w.w_down, hb_.data(), n, xb_.data());

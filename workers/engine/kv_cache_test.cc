@@ -104,8 +104,10 @@ TEST(KvCacheTest, AttentionOnCodesMatchesAttentionOnDecodedCache) {
     }
     std::vector<float> want(n * q_dim), got(n * q_dim), exact(n * q_dim);
     std::vector<float> scratch(pool.size() * ctx);
-    CausalAttention(pool, s, q.data(), kd.data(), vd.data(), pos, n, want.data(), scratch.data());
-    CausalAttention(pool, s, q.data(), k.data(), v.data(), pos, n, exact.data(), scratch.data());
+    CausalAttention(pool, Isa::kRef, s, q.data(), kd.data(), vd.data(), pos, n, want.data(),
+                    scratch.data());
+    CausalAttention(pool, Isa::kRef, s, q.data(), k.data(), v.data(), pos, n, exact.data(),
+                    scratch.data());
     CausalAttentionQuantized(pool, s, f, q.data(), kq.data(), vq.data(), pos, n, got.data(),
                              scratch.data());
     double diff_exact = 0;

@@ -1,7 +1,9 @@
-// Row-parallel dispatch of the format's matrix kernels, and the two-part product of a
-// tensor with split columns (LLM.int8()).
+// Row-parallel dispatch of the format's matrix kernels (one matrix, or several with the same
+// input in one parallel loop), and the two-part product of a tensor with split columns
+// (LLM.int8()).
 #include "engine/linear.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -18,29 +20,45 @@ void* PreparedBuffer(int64_t bytes) {
   return reinterpret_cast<void*>((p + 63) & ~uintptr_t(63));
 }
 
+// ys[i] = x · ws[i]ᵀ for matrices of one format and width, in one parallel loop over their
+// concatenated rows. Chunks of 16 rows keep each thread's output on whole cache lines.
+void LinearRows(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> ws, const float* x,
+                int64_t n, std::span<float* const> ys) {
+  const WeightFormat format = ws[0]->format();
+  const int64_t cols = ws[0]->cols();
+  const MatmulKernels& k = GetMatmulKernels(format, isa);
+  const PreparedGemv* prepared = n == 1 ? GetPreparedGemv(format, isa) : nullptr;
+  void* buf = prepared ? PreparedBuffer(prepared->bytes(cols)) : nullptr;
+  // The activations are rounded once here, not once per chunk.
+  if (buf != nullptr) prepared->prepare(x, cols, buf);
+  int64_t total = 0;
+  for (const WeightTensor* w : ws) total += w->rows();
+  pool.ParallelFor(
+      total,
+      [&](int64_t b, int64_t e) {
+        int64_t base = 0;
+        for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
+          const WeightTensor& w = *ws[i];
+          const int64_t r0 = std::max(b, base) - base, r1 = std::min(e, base + w.rows()) - base;
+          if (r0 >= r1) continue;
+          float* y = ys[i] + r0;
+          if (buf != nullptr) {
+            prepared->gemv(w.row(r0), w.row_bytes(), buf, y, r1 - r0, cols);
+          } else if (n == 1) {
+            k.gemv(w.row(r0), w.row_bytes(), x, y, r1 - r0, cols);
+          } else {
+            k.gemm(w.row(r0), w.row_bytes(), x, n, y, w.rows(), r1 - r0, cols);
+          }
+        }
+      },
+      16);
+}
+
 void LinearMain(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
                 float* y) {
-  const MatmulKernels& k = GetMatmulKernels(w.format(), isa);
-  const int64_t rows = w.rows(), cols = w.cols(), rb = w.row_bytes();
-  // Chunks of 16 rows keep each thread's output on whole cache lines.
-  const PreparedGemv* prepared = n == 1 ? GetPreparedGemv(w.format(), isa) : nullptr;
-  void* buf = prepared ? PreparedBuffer(prepared->bytes(cols)) : nullptr;
-  if (buf != nullptr) {
-    // The activations are rounded once here, not once per chunk.
-    prepared->prepare(x, cols, buf);
-    pool.ParallelFor(
-        rows,
-        [&](int64_t r0, int64_t r1) { prepared->gemv(w.row(r0), rb, buf, y + r0, r1 - r0, cols); },
-        16);
-  } else if (n == 1) {
-    pool.ParallelFor(
-        rows, [&](int64_t r0, int64_t r1) { k.gemv(w.row(r0), rb, x, y + r0, r1 - r0, cols); }, 16);
-  } else {
-    pool.ParallelFor(
-        rows,
-        [&](int64_t r0, int64_t r1) { k.gemm(w.row(r0), rb, x, n, y + r0, rows, r1 - r0, cols); },
-        16);
-  }
+  const WeightTensor* ws[] = {&w};
+  float* ys[] = {y};
+  LinearRows(pool, isa, ws, x, n, ys);
 }
 
 // y = main · x' + dense · x[cols] (see SplitColumns): x' is x with the split columns zeroed,
@@ -72,6 +90,20 @@ void Linear(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, in
   } else {
     LinearMain(pool, isa, w, x, n, y);
   }
+}
+
+void LinearGroup(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> ws, const float* x,
+                 int64_t n, std::span<float* const> ys) {
+  bool together = true;
+  for (const WeightTensor* w : ws) {
+    together =
+        together && !w->split() && w->format() == ws[0]->format() && w->cols() == ws[0]->cols();
+  }
+  if (together) {
+    LinearRows(pool, isa, ws, x, n, ys);
+    return;
+  }
+  for (size_t i = 0; i < ws.size(); ++i) Linear(pool, isa, *ws[i], x, n, ys[i]);
 }
 
 }  // namespace squeeze

@@ -1,4 +1,7 @@
-// Streaming read bandwidth with 64-bit integer sums (vectorizable without fast-math).
+// Streaming read bandwidth with 64-bit integer sums (vectorizable without fast-math), each
+// thread reading its slice front to back with software prefetch, as the gemv kernels do (on
+// VMs whose hardware prefetcher keeps few lines ahead, plain loads measured 20-40% less than
+// the kernels reach).
 #include "measure/bandwidth.h"
 
 #include <algorithm>
@@ -25,11 +28,12 @@ BandwidthReport MeasureReadBandwidth(ThreadPool& pool, int64_t bytes, int repeat
       const int64_t b = n * t / pool.size(), e = n * (t + 1) / pool.size();
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       int64_t i = b;
-      for (; i + 4 <= e; i += 4) {
-        s0 += buf[i];
-        s1 += buf[i + 1];
-        s2 += buf[i + 2];
-        s3 += buf[i + 3];
+      for (; i + 8 <= e; i += 8) {  // one cache line, prefetched 2 KB ahead like the kernels
+        __builtin_prefetch(buf.get() + i + 256, 0, 3);
+        s0 += buf[i] + buf[i + 4];
+        s1 += buf[i + 1] + buf[i + 5];
+        s2 += buf[i + 2] + buf[i + 6];
+        s3 += buf[i + 3] + buf[i + 7];
       }
       for (; i < e; ++i) s0 += buf[i];
       sums[t * 8] = s0 + s1 + s2 + s3;

@@ -86,15 +86,19 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
-  // Chunks are handed out dynamically (about 4 per thread) so that a thread slowed down by
-  // the machine does not hold the others back.
-  const int64_t per = std::max<int64_t>(1, units / (int64_t(n_threads_) * 4));
+  // Guided self-scheduling: each grab takes half of what is left divided by the threads
+  // (at least one unit), so chunks are large at first and small at the end: a thread slowed
+  // down by the machine does not hold the others back, and the threads finish together.
+  const int64_t threads = n_threads_;
   std::atomic<int64_t> next{0};
   Run([&](int) {
+    int64_t u = next.load(std::memory_order_relaxed);
     for (;;) {
-      const int64_t u = next.fetch_add(per, std::memory_order_relaxed);
       if (u >= units) return;
-      fn(u * align, std::min<int64_t>(n, (u + per) * align));
+      const int64_t take = std::max<int64_t>(1, (units - u) / (2 * threads));
+      if (!next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
+      fn(u * align, std::min<int64_t>(n, (u + take) * align));
+      u = next.load(std::memory_order_relaxed);
     }
   });
 }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "squeeze/kernels/isa.h"
+
 namespace squeeze {
 
 // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps), i in [0, n). out may alias x.
@@ -28,5 +30,15 @@ float dot_ref(const float* a, const float* b, int64_t n);
 
 // y[i] += a * x[i]
 void axpy_ref(float* y, float a, const float* x, int64_t n);
+
+// The vector kernels of attention (scores q · k and the weighted sum of values), per
+// instruction set: dot_ref / axpy_ref, or SIMD versions with the same contract (dot may sum in
+// another order).
+struct VecKernels {
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float* y, float a, const float* x, int64_t n);
+};
+// The best kernels at or below `isa` (AVX2 serves the AVX-512 level too).
+const VecKernels& GetVecKernels(Isa isa);
 
 }  // namespace squeeze
