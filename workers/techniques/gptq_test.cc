@@ -272,39 +272,11 @@ TEST(GptqAwqStoriesTest, BeatRoundToNearestOnUnseenText) {
   SQUEEZE_REQUIRE_ASSET(tok_path, "models/stories260K/tok512.bin");
   SQUEEZE_REQUIRE_ASSET(calib_path, "text/tinystories-valid-100.txt");
   SQUEEZE_REQUIRE_ASSET(eval_path, "text/tinystories-valid-100.noeot.txt");
-  absl::StatusOr<Model> base = LoadModel(model_path);
-  ASSERT_TRUE(base.ok()) << base.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = LoadTokenizer(tok_path);
-  ASSERT_TRUE(tok.ok()) << tok.status();
-  const std::string calib_text = ReadAll(calib_path), eval_text = ReadAll(eval_path);
-  CalibrationOptions co;  // 16 x 128
-  absl::StatusOr<CalibrationSet> set = MakeCalibrationSet(
-      **tok, calib_text.substr(0, calib_text.size() / 2), calib_path + " (first half)", co);
-  ASSERT_TRUE(set.ok()) << set.status();
-  ASSERT_EQ(set->sequences.size(), 16u);
-  std::vector<int32_t> text = (*tok)->Encode(eval_text.substr(eval_text.size() / 2), false);
-  if (text.size() > 8192) text.resize(8192);
-  ASSERT_GT(text.size(), 4000u);
-
-  StatsCache cache;
-  TechniqueContext ctx;
-  ctx.calibration = &*set;
-  ctx.stats = &cache;
-  ctx.threads = 2;
-  EvalSettings es;
-  es.context = 256;
-  auto base_engine = Engine::Create(*base);
-  ASSERT_TRUE(base_engine.ok());
-  absl::StatusOr<LogProbs> base_lp = ComputeLogProbs(**base_engine, text, es, (*tok)->bos_id());
-  ASSERT_TRUE(base_lp.ok()) << base_lp.status();
-  auto kld = [&](const std::string& spec) {
-    const Model m = Applied(*base, spec, ctx);
-    auto e = Engine::Create(m);
-    EXPECT_TRUE(e.ok());
-    absl::StatusOr<LogProbs> lp = ComputeLogProbs(**e, text, es, (*tok)->bos_id());
-    EXPECT_TRUE(lp.ok()) << lp.status();
-    return CompareLogProbs(*lp, &*base_lp).kld.mean;
-  };
+  StoriesBench bench;
+  ASSERT_TRUE(bench.Load(model_path, tok_path, calib_path, eval_path));
+  ASSERT_EQ(bench.calibration().sequences.size(), 16u);
+  ASSERT_GT(bench.eval_tokens(), 4000u);
+  auto kld = [&](const std::string& spec) { return bench.Kld(spec); };
   for (int bits : {4, 3}) {
     const std::string q = absl::StrCat(":bits=", bits, ",group=32");
     const double rtn = kld("rtn" + q);

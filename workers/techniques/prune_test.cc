@@ -239,34 +239,9 @@ TEST(PruneStoriesTest, WandaAndSparseGptBeatMagnitude) {
   SQUEEZE_REQUIRE_ASSET(tok_path, "models/stories260K/tok512.bin");
   SQUEEZE_REQUIRE_ASSET(calib_path, "text/tinystories-valid-100.txt");
   SQUEEZE_REQUIRE_ASSET(eval_path, "text/tinystories-valid-100.noeot.txt");
-  absl::StatusOr<Model> base = LoadModel(model_path);
-  ASSERT_TRUE(base.ok()) << base.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = LoadTokenizer(tok_path);
-  ASSERT_TRUE(tok.ok()) << tok.status();
-  const std::string calib_text = ReadAll(calib_path), eval_text = ReadAll(eval_path);
-  absl::StatusOr<CalibrationSet> set =
-      MakeCalibrationSet(**tok, calib_text.substr(0, calib_text.size() / 2),
-                         calib_path + " (first half)", CalibrationOptions{});
-  ASSERT_TRUE(set.ok()) << set.status();
-  std::vector<int32_t> text = (*tok)->Encode(eval_text.substr(eval_text.size() / 2), false);
-  if (text.size() > 8192) text.resize(8192);
-  TechniqueContext ctx;
-  ctx.calibration = &*set;
-  ctx.threads = 2;
-  EvalSettings es;
-  es.context = 256;
-  auto be = Engine::Create(*base);
-  ASSERT_TRUE(be.ok());
-  absl::StatusOr<LogProbs> base_lp = ComputeLogProbs(**be, text, es, (*tok)->bos_id());
-  ASSERT_TRUE(base_lp.ok());
-  auto kld = [&](const std::string& spec) {
-    const Model m = Applied(*base, spec, ctx);
-    auto e = Engine::Create(m);
-    EXPECT_TRUE(e.ok());
-    absl::StatusOr<LogProbs> lp = ComputeLogProbs(**e, text, es, (*tok)->bos_id());
-    EXPECT_TRUE(lp.ok());
-    return CompareLogProbs(*lp, &*base_lp).kld.mean;
-  };
+  StoriesBench bench;
+  ASSERT_TRUE(bench.Load(model_path, tok_path, calib_path, eval_path));
+  auto kld = [&](const std::string& spec) { return bench.Kld(spec); };
   const double mag = kld("magnitude:sparsity=0.5"), wanda = kld("wanda:sparsity=0.5"),
                sgpt = kld("sparsegpt:sparsity=0.5");
   std::printf("stories260K 50%% mean KLD: magnitude %.4f  wanda %.4f  sparsegpt %.4f\n", mag, wanda,

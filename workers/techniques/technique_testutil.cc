@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "measure/accuracy.h"
 #include "model/loader.h"
+#include "model/tokenizer.h"
 #include "techniques/registry.h"
 
 namespace squeeze::testing {
@@ -69,6 +70,55 @@ std::string ReadAll(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+bool StoriesBench::Load(const std::string& model_path, const std::string& tok_path,
+                        const std::string& calib_path, const std::string& eval_path) {
+  absl::StatusOr<Model> base = LoadModel(model_path);
+  EXPECT_TRUE(base.ok()) << base.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = LoadTokenizer(tok_path);
+  EXPECT_TRUE(tok.ok()) << tok.status();
+  if (!base.ok() || !tok.ok()) return false;
+  base_ = *std::move(base);
+  bos_ = (*tok)->bos_id();
+  const std::string calib_text = ReadAll(calib_path), eval_text = ReadAll(eval_path);
+  absl::StatusOr<CalibrationSet> set =
+      MakeCalibrationSet(**tok, calib_text.substr(0, calib_text.size() / 2),
+                         calib_path + " (first half)", CalibrationOptions{});  // 16 x 128
+  EXPECT_TRUE(set.ok()) << set.status();
+  if (!set.ok()) return false;
+  set_ = *std::move(set);
+  text_ = (*tok)->Encode(eval_text.substr(eval_text.size() / 2), false);
+  if (text_.size() > 8192) text_.resize(8192);
+  auto engine = Engine::Create(base_);
+  EXPECT_TRUE(engine.ok());
+  if (!engine.ok()) return false;
+  absl::StatusOr<LogProbs> lp = ComputeLogProbs(**engine, text_, Settings(), bos_);
+  EXPECT_TRUE(lp.ok()) << lp.status();
+  if (!lp.ok()) return false;
+  base_lp_ = *std::move(lp);
+  return true;
+}
+
+EvalSettings StoriesBench::Settings() {
+  EvalSettings es;
+  es.context = 256;
+  return es;
+}
+
+double StoriesBench::Kld(const std::string& spec) {
+  TechniqueContext ctx;
+  ctx.calibration = &set_;
+  ctx.stats = &cache_;
+  ctx.threads = 2;
+  const Model m = Applied(base_, spec, ctx);
+  auto e = Engine::Create(m);
+  EXPECT_TRUE(e.ok());
+  if (!e.ok()) return 0;
+  absl::StatusOr<LogProbs> lp = ComputeLogProbs(**e, text_, Settings(), bos_);
+  EXPECT_TRUE(lp.ok()) << lp.status();
+  if (!lp.ok()) return 0;
+  return CompareLogProbs(*lp, &base_lp_).kld.mean;
 }
 
 }  // namespace squeeze::testing

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "calibration/calibration.h"
+#include "measure/accuracy.h"
 #include "model/model.h"
 #include "techniques/technique.h"
 
@@ -26,5 +27,28 @@ double MeanKld(const Model& base, const Model& model, const std::vector<int32_t>
 Model Applied(const Model& base, const std::string& spec, const TechniqueContext& ctx);
 // The bytes of a file ("" when unreadable).
 std::string ReadAll(const std::string& path);
+
+// stories260K with calibration on the first half of tinystories-valid-100.txt (16 x 128
+// tokens) and evaluation on the second half of the .noeot text (at most 8192 tokens, context
+// 256), the unmodified model's log-probabilities computed once. Load() fails (a test failure)
+// when something cannot be read; callers check the assets first (SQUEEZE_REQUIRE_ASSET).
+class StoriesBench {
+ public:
+  bool Load(const std::string& model_path, const std::string& tok_path,
+            const std::string& calib_path, const std::string& eval_path);
+  // Mean KL divergence of the unmodified model to `spec` applied to it.
+  double Kld(const std::string& spec);
+  const CalibrationSet& calibration() const { return set_; }
+  size_t eval_tokens() const { return text_.size(); }
+
+ private:
+  static EvalSettings Settings();
+  Model base_;
+  int32_t bos_ = 1;
+  CalibrationSet set_;
+  std::vector<int32_t> text_;
+  StatsCache cache_;
+  LogProbs base_lp_;
+};
 
 }  // namespace squeeze::testing
