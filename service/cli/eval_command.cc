@@ -6,6 +6,7 @@
 #include "calibration/calibration.h"
 #include "engine/engine.h"
 #include "measure/baseline_cache.h"
+#include "measure/context_curve.h"
 #include "measure/report.h"
 #include "service/cli/commands.h"
 #include "service/cli/common.h"
@@ -21,7 +22,8 @@ struct EvalArgs {
   std::string model, tokenizer, text, baseline, cache_dir, isa;
   std::string calib_text;  // calibration text for the techniques that need one
   CalibrationOptions calib;
-  std::vector<std::string> apply;  // technique specs, applied in order
+  std::vector<std::string> apply;      // technique specs, applied in order
+  std::string context_curve = "auto";  // auto, none, or a list of contexts
   bool json = false, no_latency = false, no_cache = false, quiet = false;
   int threads = 0;
   EvalSettings eval;
@@ -42,6 +44,31 @@ absl::StatusOr<EngineOptions> MakeEngineOptions(const EvalArgs& a) {
       return absl::InvalidArgumentError("--isa: " + a.isa + " is not supported by this CPU");
   }
   return o;
+}
+
+// The contexts of the latency-vs-context curve: --context-curve auto measures it when latency
+// is measured and a technique of the attention or kv_cache family is applied.
+absl::StatusOr<ContextCurveSettings> CurveSettings(const EvalArgs& a, const EngineOptions& eo) {
+  ContextCurveSettings c;
+  c.threads = eo.threads;
+  c.isa = eo.isa;
+  if (a.context_curve == "none") {
+    c.contexts.clear();
+  } else if (a.context_curve == "auto") {
+    bool attention = false;
+    for (const std::string& spec : a.apply) {
+      absl::StatusOr<std::pair<std::string, ParamMap>> parsed = ParseApplySpec(spec);
+      const TechniqueInfo* info = parsed.ok() ? FindTechnique(parsed->first) : nullptr;
+      attention |= info && (info->family == "attention" || info->family == "kv_cache");
+    }
+    if (!attention || a.no_latency) c.contexts.clear();
+  } else {
+    absl::StatusOr<std::vector<int64_t>> list = ParseContexts(a.context_curve);
+    if (!list.ok())
+      return absl::InvalidArgumentError("--context-curve: " + std::string(list.status().message()));
+    c.contexts = *list;
+  }
+  return c;
 }
 
 // Baseline log-probabilities, from the cache when an entry for exactly these inputs exists.
@@ -94,6 +121,7 @@ absl::Status RunEval(const EvalArgs& a) {
       }
     }
   }
+  ASSIGN_OR_RETURN(ContextCurveSettings curve, CurveSettings(a, eo));
   ASSIGN_OR_RETURN(Model model, LoadModelVerbose(a.model, a.quiet));
   EvalReport r;
   // Calibration sequences come from the tokenizer the evaluation uses.
@@ -138,9 +166,12 @@ absl::Status RunEval(const EvalArgs& a) {
   r.baseline_path = !a.baseline.empty() ? a.baseline : base ? a.model : "";
   r.techniques = applied;
   r.config_summary = ConfigSummary(model.config);
+  r.attention = AttentionSummary(model.attention);
+  r.layer_shapes = LayerShapesSummary(model);
   r.size = MeasureSize(model, base ? &*base : nullptr);
 
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(model, eo));
+  const int threads = engine->threads();
   std::vector<int32_t> tokens;
   if (!a.text.empty()) {
     ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok,
@@ -172,7 +203,13 @@ absl::Status RunEval(const EvalArgs& a) {
                            a.latency.generate, a.latency.repeats));
     ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, a.latency, tokens));
   }
-  r.env = CaptureEnvironment(IsaName(engine->isa()), engine->threads());
+  if (!curve.contexts.empty()) {
+    engine.reset();  // its caches would count in the curve's memory
+    Log(a, "context curve: " + a.context_curve + " (random prompts, " +
+               std::to_string(curve.generate) + " decoded tokens each)");
+    ASSIGN_OR_RETURN(r.context_curve, MeasureContextCurve(model, curve));
+  }
+  r.env = CaptureEnvironment(IsaName(eo.isa), threads);
   const std::string out = a.json ? FormatReportJson(r) + "\n" : FormatReportTable(r);
   std::fputs(out.c_str(), stdout);
   return absl::OkStatus();
@@ -226,6 +263,11 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->default_val(1)
       ->check(CLI::NonNegativeNumber);
   c->add_flag("--no-latency", a->no_latency, "skip the latency measurement");
+  c->add_option("--context-curve", a->context_curve,
+                "latency and memory against context length, on random prompts: auto (256, 1k, "
+                "4k and 16k when an attention or kv_cache technique is applied and latency is "
+                "measured), none, or a list like 512,2k")
+      ->default_val("auto");
   c->add_option("--cache-dir", a->cache_dir, "baseline cache folder (default ~/.cache/squeeze)");
   c->add_flag("--no-cache", a->no_cache, "neither read nor write the baseline cache");
   c->add_flag("--json", a->json, "print JSON instead of a table");

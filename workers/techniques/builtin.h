@@ -12,15 +12,24 @@
 
 namespace squeeze {
 
-TechniqueInfo PrecisionTechniqueInfo();    // precision.cc
-TechniqueInfo RtnTechniqueInfo();          // rtn.cc
-TechniqueInfo Nf4TechniqueInfo();          // bnb4.cc
-TechniqueInfo Fp4TechniqueInfo();          // bnb4.cc
-TechniqueInfo KvCacheTechniqueInfo();      // kv_cache.cc
-TechniqueInfo LlmInt8TechniqueInfo();      // llm_int8.cc
-TechniqueInfo SmoothQuantTechniqueInfo();  // smoothquant.cc
-TechniqueInfo GptqTechniqueInfo();         // gptq.cc
-TechniqueInfo AwqTechniqueInfo();          // awq.cc
+TechniqueInfo PrecisionTechniqueInfo();        // precision.cc
+TechniqueInfo RtnTechniqueInfo();              // rtn.cc
+TechniqueInfo Nf4TechniqueInfo();              // bnb4.cc
+TechniqueInfo Fp4TechniqueInfo();              // bnb4.cc
+TechniqueInfo KvCacheTechniqueInfo();          // kv_cache.cc
+TechniqueInfo LlmInt8TechniqueInfo();          // llm_int8.cc
+TechniqueInfo SmoothQuantTechniqueInfo();      // smoothquant.cc
+TechniqueInfo GptqTechniqueInfo();             // gptq.cc
+TechniqueInfo AwqTechniqueInfo();              // awq.cc
+TechniqueInfo GqaTechniqueInfo();              // attention_variants.cc
+TechniqueInfo MqaTechniqueInfo();              // attention_variants.cc
+TechniqueInfo SlidingWindowTechniqueInfo();    // attention_variants.cc
+TechniqueInfo SinksTechniqueInfo();            // attention_variants.cc
+TechniqueInfo BlockSparseTechniqueInfo();      // attention_variants.cc
+TechniqueInfo FlashTechniqueInfo();            // attention_variants.cc
+TechniqueInfo AttentionKernelTechniqueInfo();  // attention_variants.cc
+TechniqueInfo HeadPruneTechniqueInfo();        // structured_prune.cc
+TechniqueInfo FfnPruneTechniqueInfo();         // structured_prune.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum
