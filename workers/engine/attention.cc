@@ -173,8 +173,9 @@ void AttentionRowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a,
 }
 
 AttentionKernel ResolveAttentionKernel(AttentionKernel requested, const AttentionShape& s,
-                                       int64_t n) {
+                                       int64_t n, KvCacheFormat f) {
   if (requested != AttentionKernel::kAuto) return requested;
+  if (f != KvCacheFormat::kF32) return AttentionKernel::kFlash;
   // Query rows that share a kv head in one token: the flash tile of a decode step.
   const int64_t group = s.n_kv_heads > 0 ? s.n_heads / s.n_kv_heads : 1;
   return n * group >= 4 ? AttentionKernel::kFlash : AttentionKernel::kRowwise;

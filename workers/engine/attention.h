@@ -98,11 +98,13 @@ struct AttentionShape {
   }
 };
 
-// The kernel `requested` resolves to for a batch of n tokens: kAuto picks the one measured
-// faster on this machine (flash when a tile has several query rows, rowwise otherwise;
-// README, "Attention"); the others are returned as they are.
+// The kernel `requested` resolves to for a batch of n tokens over a cache in format f: kAuto
+// picks the one measured faster on this machine (README, "Attention"): flash when a tile has
+// several query rows (prefill, or decode with 4+ query heads per kv head) or the cache is
+// quantized (flash decodes each key tile once), rowwise otherwise; the others are returned as
+// they are.
 AttentionKernel ResolveAttentionKernel(AttentionKernel requested, const AttentionShape& s,
-                                       int64_t n);
+                                       int64_t n, KvCacheFormat f);
 
 // Floats of scratch per thread that `kernel` needs for n queries that see at most `context`
 // positions (flash: independent of both apart from the tile sizes).

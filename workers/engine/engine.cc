@@ -102,8 +102,8 @@ Engine::Engine(const Model& model, const EngineOptions& opts, int max_context)
   for (const LayerShape& s : shapes_) {
     const AttentionShape as{s.n_heads, s.n_kv_heads, s.head_dim, s.kv_head_of.data()};
     for (int64_t n : {int64_t(1), b}) {
-      for (AttentionKernel k :
-           {ResolveAttentionKernel(kernel_, as, n), ResolveAttentionKernel(kernel_, as, 1)}) {
+      for (AttentionKernel k : {ResolveAttentionKernel(kernel_, as, n, kv_format_),
+                                ResolveAttentionKernel(kernel_, as, 1, kv_format_)}) {
         const int64_t context = k == AttentionKernel::kNaive
                                     ? max_context
                                     : std::min<int64_t>(max_context, kv_positions_ + n);
@@ -122,7 +122,8 @@ int64_t Engine::kv_bytes_per_token() const {
 AttentionKernel Engine::ResolvedAttentionKernel(int64_t n) const {
   const LayerShape& s = shapes_.front();
   return ResolveAttentionKernel(
-      kernel_, AttentionShape{s.n_heads, s.n_kv_heads, s.head_dim, s.kv_head_of.data()}, n);
+      kernel_, AttentionShape{s.n_heads, s.n_kv_heads, s.head_dim, s.kv_head_of.data()}, n,
+      kv_format_);
 }
 
 absl::Status Engine::Forward(std::span<const int32_t> tokens, float* logits, bool all_logits) {
@@ -240,8 +241,8 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     }
     const KvView kv = View(l, pos);
     const AttentionShape shape{s.n_heads, s.n_kv_heads, s.head_dim, s.kv_head_of.data()};
-    Attention(pool_, isa, ResolveAttentionKernel(kernel_, shape, n), model_.attention, shape, kv,
-              q_.data(), n, att_.data(), scratch_.data(), scratch_per_thread_);
+    Attention(pool_, isa, ResolveAttentionKernel(kernel_, shape, n, kv_format_), model_.attention,
+              shape, kv, q_.data(), n, att_.data(), scratch_.data(), scratch_per_thread_);
     StoreBatch(l, pos, n);
     observe(l, LinearSite::kWo, att_.data(), q_dim);
     Linear(pool_, isa, w.wo, att_.data(), n, xb_.data());
