@@ -50,15 +50,29 @@ specs=(
   "gptq:bits=2,group=32,symmetric=false"
   "kv_cache:format=int8"
   "kv_cache:format=fp8_e4m3"
+  "magnitude:sparsity=0.5"
+  "wanda:sparsity=0.5"
+  "sparsegpt:sparsity=0.5"
+  "nm_sparse:pattern=2:4"
+  "nm_sparse:pattern=2:4,criterion=wanda"
+  "nm_sparse:pattern=2:4,criterion=sparsegpt"
+  "nm_sparse:pattern=4:8,criterion=sparsegpt"
+  "nm_sparse:pattern=2:4,criterion=sparsegpt,values=f16"
 )
 
 # One table row per spec; a spec of several words is a pipeline (one --apply per word).
 # $1: evaluation context (tokens per window, BOS included); the other arguments: the specs.
+# With wide=1, two more columns: size against the unmodified model and the KV cache.
 table() {
   local context=$1
   shift
-  echo "| technique (\`--apply\`) | bits/weight (all) | bits/weight (layer matrices) | perplexity | mean KLD | top-1 agreement |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  local extra_head="" extra_rule=""
+  if [ "${wide:-0}" = 1 ]; then
+    extra_head=" size / unmodified | KV cache per token (bound) |"
+    extra_rule="---:|---|"
+  fi
+  echo "| technique (\`--apply\`) | bits/weight (all) | bits/weight (layer matrices) | perplexity | mean KLD | top-1 agreement |$extra_head"
+  echo "|---|---:|---:|---:|---:|---:|$extra_rule"
   for spec in "$@"; do
     applies=()
     for step in $spec; do applies+=(--apply "$step"); done
@@ -67,13 +81,20 @@ table() {
       echo "| \`$spec\` | failed: $(echo "$out" | tail -n 1) | | | | |"
       continue
     }
-    echo "$out" | awk -v spec="$spec" '
+    echo "$out" | awk -v spec="$spec" -v wide="${wide:-0}" '
       /^  bits per weight /      { bpw = $4 }
       /^  layer bits per weight/ { lbpw = $5 }
       /^  perplexity  /          { ppl = $2 }
       /^  KLD mean/              { kld = $4 }
       /^  top-1 agreement/       { top1 = $3 }
-      END { printf "| `%s` | %s | %s | %s | %s | %s |\n", spec, bpw, lbpw, ppl, kld, top1 }'
+      /^  size \/ baseline/      { ratio = $4 }
+      /^  KV cache per token/    { kv = $5 " " $6 }
+      /^  KV cache bound/        { bound = " (" $4 " positions)" }
+      END {
+        printf "| `%s` | %s | %s | %s | %s | %s |", spec, bpw, lbpw, ppl, kld, top1
+        if (wide == 1) printf " %s | %s%s |", ratio, kv, bound
+        printf "\n"
+      }'
   done
 }
 
@@ -99,6 +120,6 @@ attention_specs=(
   "ffn_prune:fraction=0.25,score=activation rtn:bits=4,group=32"
 )
 echo
-table 512 "${attention_specs[@]}"
+wide=1 table 512 "${attention_specs[@]}"
 echo
 echo "The same evaluation at context 512 (windows of 511 text tokens after BOS)."

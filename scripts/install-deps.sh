@@ -7,6 +7,9 @@ packages=(
   build-essential cmake pkgconf git clang-format
   libabsl-dev libpcre2-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  prometheus-cpp-dev libsqlite3-dev libyaml-cpp-dev libcivetweb-dev
+  prometheus openssl
 )
 
 missing=()

@@ -13,27 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/process.h"
 #include "testutil/assets.h"
+#include "testutil/fixtures.h"
 
 namespace {
 
-struct CmdResult {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using squeeze::testing::CmdResult;
 
+// Runs the squeeze binary; out holds stdout and stderr, or stdout only.
 CmdResult Squeeze(const std::string& args, bool with_stderr = true) {
-  const std::string cmd =
-      std::string(SQUEEZE_BIN) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  CmdResult r{-1, ""};
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return squeeze::testing::RunCommand(std::string(SQUEEZE_BIN) + " " + args, !with_stderr);
 }
 
 // Only stdout (for JSON).
@@ -51,6 +41,25 @@ TEST(CliTest, HelpAndUsageErrors) {
   const CmdResult missing = Squeeze("eval");
   EXPECT_EQ(missing.code, 2) << missing.out;
   EXPECT_NE(missing.out.find("--model"), std::string::npos) << missing.out;
+}
+
+TEST(CliTest, SweepCommandsHaveHelpUsageErrorsAndReportAnUnreachableCoordinator) {
+  for (const char* c : {"submit", "status", "list", "cancel", "results"}) {
+    EXPECT_EQ(Squeeze(std::string(c) + " --help").code, 0) << c;
+  }
+  EXPECT_EQ(Squeeze("submit").code, 2);                  // no sweep file
+  EXPECT_EQ(Squeeze("status abc").code, 2);              // not an id
+  EXPECT_EQ(Squeeze("results 1 --format xml").code, 2);  // unknown format
+  const CmdResult pareto = Squeeze("results 1 --pareto speed --coordinator 127.0.0.1:1");
+  EXPECT_EQ(pareto.code, 2) << pareto.out;  // checked before connecting
+  EXPECT_NE(pareto.out.find("unknown metric \"speed\""), std::string::npos) << pareto.out;
+  const CmdResult missing = Squeeze("submit /nonexistent/sweep.yaml");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent/sweep.yaml"), std::string::npos) << missing.out;
+  // Nothing listens on port 1: a server error (1) that says so.
+  const CmdResult down = Squeeze("list --coordinator 127.0.0.1:1 --timeout 3");
+  EXPECT_EQ(down.code, 1) << down.out;
+  EXPECT_NE(down.out.find("127.0.0.1:1: coordinator unavailable"), std::string::npos) << down.out;
 }
 
 TEST(CliTest, MissingModelNamesThePath) {
@@ -136,23 +145,8 @@ std::string MakeApplyFixture(const std::string& name) {
                                  "/m --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 "
                                  "--vocab 300 --seq-len 128 --untied");
   EXPECT_EQ(made.code, 0) << made.out;
-  std::ofstream tok(dir + "/tok.bin", std::ios::binary);
-  auto put32 = [&](int32_t v) { tok.write(reinterpret_cast<const char*>(&v), 4); };
-  put32(6);  // max_token_length
-  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>"};
-  for (int b = 0; b < 256; ++b) {
-    char p[8];
-    std::snprintf(p, sizeof p, "<0x%02X>", b);
-    pieces.push_back(p);
-  }
-  for (const std::string& p : pieces) {
-    const float score = 0;
-    tok.write(reinterpret_cast<const char*>(&score), 4);
-    put32(int32_t(p.size()));
-    tok.write(p.data(), p.size());
-  }
-  std::ofstream text(dir + "/text.txt");
-  for (int i = 0; i < 40; ++i) text << "Once upon a time, " << i << " small foxes ran home.\n";
+  squeeze::testing::WriteByteTokenizer(dir + "/tok.bin");
+  squeeze::testing::WriteStoryText(dir + "/text.txt", 40);
   return dir;
 }
 

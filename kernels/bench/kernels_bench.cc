@@ -3,6 +3,7 @@
 // weight bytes/s should approach the read bandwidth. Usage: kernels_bench --benchmark_filter=...
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -119,11 +120,65 @@ void BM_MemoryRead(benchmark::State& state) {
       double(bytes), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
 }
 
+// Unstructured sparsity: a CSR matrix-vector product (f32 values and 16-bit column indices
+// per row, 6 bytes per kept weight) against the dense f32 gemv of the same matrix, to find the
+// sparsity from which storing the zeros' positions pays (README, "Pruning"). state.range(0) is
+// the sparsity in percent; the kept weights of each row are spread uniformly at random.
+void BM_CsrGemv(benchmark::State& state) {
+  const int64_t rows = 4096, cols = 11008;
+  const double sparsity = double(state.range(0)) / 100.0;
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t keep = cols - int64_t(sparsity * double(cols) + 0.5);
+  std::vector<float> values(rows * keep), x(cols), y(rows);
+  std::vector<uint16_t> index(rows * keep);
+  std::vector<uint16_t> all(cols);
+  for (int64_t c = 0; c < cols; ++c) all[c] = uint16_t(c);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::shuffle(all.begin(), all.end(), rng);
+    std::sort(all.begin(), all.begin() + keep);
+    for (int64_t k = 0; k < keep; ++k) {
+      index[r * keep + k] = all[k];
+      values[r * keep + k] = dist(rng);
+    }
+  }
+  for (float& v : x) v = dist(rng);
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* v = values.data() + r * keep;
+      const uint16_t* ix = index.data() + r * keep;
+      float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      int64_t k = 0;
+      for (; k + 4 <= keep; k += 4) {
+        a0 += v[k] * x[ix[k]];
+        a1 += v[k + 1] * x[ix[k + 1]];
+        a2 += v[k + 2] * x[ix[k + 2]];
+        a3 += v[k + 3] * x[ix[k + 3]];
+      }
+      for (; k < keep; ++k) a0 += v[k] * x[ix[k]];
+      y[r] = (a0 + a1) + (a2 + a3);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["bytes/s"] =
+      benchmark::Counter(double(rows * keep * 6), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1024);
+}
+
 std::string ShapeName(Shape s) {
   return std::to_string(s.rows) + "x" + std::to_string(s.cols);
 }
 
 bool RegisterAll() {
+  benchmark::RegisterBenchmark("BM_CsrGemv/4096x11008", BM_CsrGemv)
+      ->ArgName("sparsity%")
+      ->Arg(50)
+      ->Arg(70)
+      ->Arg(80)
+      ->Arg(90)
+      ->Arg(95)
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_MemoryRead/1GiB", BM_MemoryRead)
       ->ArgName("streams")
       ->Arg(1)

@@ -45,6 +45,9 @@ bool HasAvx512Bf16();
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();
 
+// N:M sparse formats (matmul_sparse_avx2.cc); served at the AVX-512 level too.
+extern const MatmulKernels kMatmulSparseAvx2[kWeightFormatCount];
+
 // AVX2 attention vector kernels (vec_avx2.cc).
 extern const VecKernels kVecAvx2;
 

@@ -30,11 +30,13 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
     case Isa::kRef:
       return GetMatmulKernelsRef(f);
     case Isa::kAvx2:
+      if (Complete(kMatmulSparseAvx2[i])) return kMatmulSparseAvx2[i];
       if (Complete(kMatmulAvx2[i])) return kMatmulAvx2[i];
       if (Complete(kMatmulW8a8Avx2[i])) return kMatmulW8a8Avx2[i];
       if (Complete(kMatmulTf32Avx2[i])) return kMatmulTf32Avx2[i];
       return Complete(kMatmulIntAvx2[i]) ? kMatmulIntAvx2[i] : kMatmulFloat8Avx2[i];
     case Isa::kAvx512:
+      if (Complete(kMatmulSparseAvx2[i])) return kMatmulSparseAvx2[i];  // no AVX-512 version
       if (HasAvx512Bf16() && Complete(kMatmulBf16Avx512[i])) return kMatmulBf16Avx512[i];
       if (Complete(kMatmulAvx512[i])) return kMatmulAvx512[i];
       if (Complete(kMatmulW8a8Avx512[i]))

@@ -5,6 +5,7 @@
 #include "ref/quant_act.h"
 #include "ref/quant_float.h"
 #include "ref/quant_int.h"
+#include "ref/quant_sparse.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/fp16.h"
 
@@ -73,6 +74,10 @@ const FormatTraits kTraits[kWeightFormatCount] = {
     /* kQ2G128Asym  */ {"q2_g128_asym", 128, sizeof(block_q2_g128_asym), 0, dequantize_row_q2_g128_asym, quantize_row_q2_g128_asym_ref},
     /* kW8A8        */ {"w8a8", 1, 1, 4, dequantize_row_q8_channel, quantize_row_q8_channel_ref},
     /* kTf32        */ {"tf32", 1, 4, 0, dequantize_row_tf32, quantize_row_tf32_ref},
+    /* kSp24F32     */ {"sp24_f32", 32, sizeof(block_sp24_f32), 0, dequantize_row_sp24_f32, quantize_row_sp24_f32_ref},
+    /* kSp24F16     */ {"sp24_f16", 32, sizeof(block_sp24_f16), 0, dequantize_row_sp24_f16, quantize_row_sp24_f16_ref},
+    /* kSp48F32     */ {"sp48_f32", 32, sizeof(block_sp48_f32), 0, dequantize_row_sp48_f32, quantize_row_sp48_f32_ref},
+    /* kSp48F16     */ {"sp48_f16", 32, sizeof(block_sp48_f16), 0, dequantize_row_sp48_f16, quantize_row_sp48_f16_ref},
 };
 // clang-format on
 

@@ -66,7 +66,7 @@ constexpr MatmulKernels Ref() {
   return {gemv_ref<F>, gemm_ref<F>};
 }
 
-// W8A8 and TF32 (the last two) also transform the inputs: their own kernels (ref/quant_act.h).
+// W8A8 and TF32 also transform the inputs: their own kernels (ref/quant_act.h).
 const MatmulKernels kRefKernels[kWeightFormatCount] = {
     Ref<WeightFormat::kF32>(),       Ref<WeightFormat::kF16>(),
     Ref<WeightFormat::kBF16>(),      Ref<WeightFormat::kQ8Channel>(),
@@ -85,6 +85,8 @@ const MatmulKernels kRefKernels[kWeightFormatCount] = {
     Ref<WeightFormat::kQ2G128>(),    Ref<WeightFormat::kQ2G32Asym>(),
     Ref<WeightFormat::kQ2G64Asym>(), Ref<WeightFormat::kQ2G128Asym>(),
     {gemv_w8a8_ref, gemm_w8a8_ref},  {gemv_tf32_ref, gemm_tf32_ref},
+    Ref<WeightFormat::kSp24F32>(),   Ref<WeightFormat::kSp24F16>(),
+    Ref<WeightFormat::kSp48F32>(),   Ref<WeightFormat::kSp48F16>(),
 };
 static_assert(sizeof(kRefKernels) / sizeof(kRefKernels[0]) == kWeightFormatCount);
 

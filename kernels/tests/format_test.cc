@@ -1,6 +1,7 @@
 // Tests of the weight-format traits and the scalar F16/BF16 conversions against independent
 // expectations: hand-computed bit patterns, ldexp decoding, the compiler's _Float16 and a
 // nearest-value search in double for bf16.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ref/quant_sparse.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/fp16.h"
 
@@ -269,7 +271,11 @@ TEST(FormatTraitsTest, EnumValuesAreStable) {
   EXPECT_EQ(static_cast<int>(WeightFormat::kQ2G128Asym), 31);
   EXPECT_EQ(static_cast<int>(WeightFormat::kW8A8), 32);
   EXPECT_EQ(static_cast<int>(WeightFormat::kTf32), 33);
-  EXPECT_EQ(kWeightFormatCount, 34);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kSp24F32), 34);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kSp24F16), 35);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kSp48F32), 36);
+  EXPECT_EQ(static_cast<int>(WeightFormat::kSp48F16), 37);
+  EXPECT_EQ(kWeightFormatCount, 38);
 }
 
 // ---- integer formats ----
@@ -412,8 +418,8 @@ TEST(IntFormatTest, NamesEnumValuesAndTraits) {
     EXPECT_EQ(t.row_header_bytes, s.group == 0 ? 4 : 0);
   }
   // 3 float formats, the integer ones (w8a8 included), 4 low-bit float ones
-  // (quant_float_test.cc) and tf32 (quant_act_test.cc).
-  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4 + 1, kWeightFormatCount);
+  // (quant_float_test.cc), tf32 (quant_act_test.cc) and 4 N:M sparse ones (below).
+  EXPECT_EQ(3 + int(sizeof(kIntSpecs) / sizeof(kIntSpecs[0])) + 4 + 1 + 4, kWeightFormatCount);
   WeightFormat f;
   for (const char* bad :
        {"q4", "q4_g32_sym", "Q4_G32", "q8_g16", "q4_g32asym", "q8_chan", "q3_g16", "q2_channel"})
@@ -668,6 +674,94 @@ TEST(IntFormatTest, ZeroRows) {
       for (int64_t c = 0; c < cols; ++c)
         ASSERT_NEAR(back[c], want, s.asym ? 0.0 : 0.3 * std::ldexp(1.0, -10)) << "column " << c;
     }
+  }
+}
+
+// ---- N:M sparse formats ----
+
+struct SparseSpec {
+  const char* name;
+  WeightFormat format;
+  int n, m;   // n of every m weights kept
+  int bytes;  // per 32 weights
+  bool f16;   // kept values rounded to f16
+};
+constexpr SparseSpec kSparseSpecs[] = {
+    {"sp24_f32", WeightFormat::kSp24F32, 2, 4, 68, false},
+    {"sp24_f16", WeightFormat::kSp24F16, 2, 4, 36, true},
+    {"sp48_f32", WeightFormat::kSp48F32, 4, 8, 72, false},
+    {"sp48_f16", WeightFormat::kSp48F16, 4, 8, 40, true},
+};
+
+// The row as the reference quantizer should leave it, worked out independently: in each
+// group of m, the n largest magnitudes (the lower column on ties) survive, f16-rounded when
+// the format stores f16; the rest are zero.
+std::vector<float> KeepLargest(const std::vector<float>& w, const SparseSpec& s) {
+  std::vector<float> out(w.size(), 0.0f);
+  for (size_t g = 0; g < w.size(); g += s.m) {
+    std::vector<size_t> order;
+    for (size_t i = g; i < std::min(w.size(), g + s.m); ++i) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return std::fabs(w[a]) > std::fabs(w[b]); });
+    for (size_t k = 0; k < order.size() && int(k) < s.n; ++k) {
+      const float v = w[order[k]];
+      out[order[k]] = s.f16 ? fp16_to_fp32(fp32_to_fp16(v)) : v;
+    }
+  }
+  return out;
+}
+
+TEST(SparseFormatTest, TraitsAndRowBytes) {
+  for (const SparseSpec& s : kSparseSpecs) {
+    const FormatTraits& t = GetFormatTraits(s.format);
+    EXPECT_STREQ(t.name, s.name);
+    EXPECT_EQ(t.block_weights, 32) << s.name;
+    EXPECT_EQ(t.block_bytes, s.bytes) << s.name;
+    EXPECT_EQ(RowBytes(s.format, 100), 4 * s.bytes) << s.name;  // 3 blocks + a padded one
+  }
+}
+
+// Round trip: exactly n of every m weights survive (the largest), bit for bit, for rows that
+// end in a partial group and a partial block.
+TEST(SparseFormatTest, KeepsTheLargestNOfEveryM) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (const SparseSpec& s : kSparseSpecs) {
+    for (int64_t cols : {1, 5, 32, 33, 64, 100, 250}) {
+      SCOPED_TRACE(std::string(s.name) + " cols " + std::to_string(cols));
+      std::vector<float> w(cols), back(cols);
+      for (float& v : w) v = dist(rng);
+      w[0] = 0.0f;  // a zero among the kept ones must not disturb the count
+      std::vector<uint8_t> packed(RowBytes(s.format, cols), 0xab);
+      GetFormatTraits(s.format).from_float_ref(w.data(), packed.data(), cols);
+      GetFormatTraits(s.format).to_float(packed.data(), back.data(), cols);
+      EXPECT_EQ(back, KeepLargest(w, s));
+      int64_t zeros = 0;
+      for (int64_t c = 0; c < cols / s.m * s.m; ++c) zeros += back[c] == 0.0f;
+      EXPECT_GE(zeros, cols / s.m * (s.m - s.n));
+    }
+  }
+}
+
+// A hand-built 2:4 block: index field and values decode to the right columns.
+TEST(SparseFormatTest, HandBuiltBlockDecodes) {
+  block_sp24_f32 b = {};
+  // Group 0 keeps columns 1 and 3, group 1 columns 0 and 2, the rest columns 2 and 3.
+  uint32_t idx = 0;
+  const int pos[16] = {1, 3, 0, 2, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3};
+  for (int j = 0; j < 16; ++j) {
+    idx |= uint32_t(pos[j]) << (2 * j);
+    b.v[j] = float(j + 1);
+  }
+  b.idx = idx;
+  float out[32];
+  GetFormatTraits(WeightFormat::kSp24F32).to_float(&b, out, 32);
+  for (int c = 0; c < 32; ++c) {
+    const int g = c / 4, p = c % 4;
+    float want = 0.0f;
+    if (pos[2 * g] == p) want = float(2 * g + 1);
+    if (pos[2 * g + 1] == p) want = float(2 * g + 2);
+    EXPECT_EQ(out[c], want) << "column " << c;
   }
 }
 

@@ -37,6 +37,9 @@ namespace {
 // differently (a few ulps, nmse ~1e-14), while one input code off by one costs ~1e-6.
 // TF32: products of two 11-bit significands are exact in f32, so only the summation order
 // differs from the reference, as for f32 (with the 1-row shapes of the integer formats).
+// N:M sparse: the kept values (f32, or f16 widened exactly) times their inputs, summed in f32:
+// summation order only, with the same 1-row shapes; one input gathered from the wrong column
+// costs ~1e-2.
 struct FormatBudget {
   WeightFormat format;
   double nmse;
@@ -59,6 +62,8 @@ constexpr FormatBudget kBudgets[] = {
     {WeightFormat::kQ2G128, 1e-8},    {WeightFormat::kQ2G32Asym, 1e-8},
     {WeightFormat::kQ2G64Asym, 1e-8}, {WeightFormat::kQ2G128Asym, 1e-8},
     {WeightFormat::kW8A8, 1e-12},     {WeightFormat::kTf32, 1e-8},
+    {WeightFormat::kSp24F32, 1e-8},   {WeightFormat::kSp24F16, 1e-8},
+    {WeightFormat::kSp48F32, 1e-8},   {WeightFormat::kSp48F16, 1e-8},
 };
 static_assert(sizeof(kBudgets) / sizeof(kBudgets[0]) == kWeightFormatCount);
 
@@ -236,9 +241,13 @@ constexpr WeightFormat kFloat8Formats[] = {
 };
 // Formats whose kernels also transform the inputs (ref/quant_act.h).
 constexpr WeightFormat kActFormats[] = {WeightFormat::kW8A8, WeightFormat::kTf32};
+// N:M sparse formats (ref/quant_sparse.h).
+constexpr WeightFormat kSparseFormats[] = {WeightFormat::kSp24F32, WeightFormat::kSp24F16,
+                                           WeightFormat::kSp48F32, WeightFormat::kSp48F16};
 static_assert(3 + sizeof(kIntFormats) / sizeof(kIntFormats[0]) +
                   sizeof(kFloat8Formats) / sizeof(kFloat8Formats[0]) +
-                  sizeof(kActFormats) / sizeof(kActFormats[0]) ==
+                  sizeof(kActFormats) / sizeof(kActFormats[0]) +
+                  sizeof(kSparseFormats) / sizeof(kSparseFormats[0]) ==
               kWeightFormatCount);
 
 // Integer formats: row lengths around the group sizes (32, 64, 128), the 16/8-lane vector
@@ -256,6 +265,13 @@ INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulTest,
 
 INSTANTIATE_TEST_SUITE_P(Float8Kernels, MatmulTest,
                          ::testing::Combine(::testing::ValuesIn(kFloat8Formats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                                            ::testing::ValuesIn(kIntRows),
+                                            ::testing::ValuesIn(kIntCols)),
+                         ParamName);
+
+INSTANTIATE_TEST_SUITE_P(SparseKernels, MatmulTest,
+                         ::testing::Combine(::testing::ValuesIn(kSparseFormats),
                                             ::testing::Values(Isa::kAvx2, Isa::kAvx512),
                                             ::testing::ValuesIn(kIntRows),
                                             ::testing::ValuesIn(kIntCols)),
@@ -381,6 +397,14 @@ TEST_P(MatmulIntTest, OneHotInputs) {
 
 INSTANTIATE_TEST_SUITE_P(IntKernels, MatmulIntTest,
                          ::testing::Combine(::testing::ValuesIn(kIntFormats),
+                                            ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
+                         [](const auto& info) {
+                           return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
+                                  IsaName(std::get<1>(info.param));
+                         });
+
+INSTANTIATE_TEST_SUITE_P(SparseKernels, MatmulIntTest,
+                         ::testing::Combine(::testing::ValuesIn(kSparseFormats),
                                             ::testing::Values(Isa::kAvx2, Isa::kAvx512)),
                          [](const auto& info) {
                            return std::string(GetFormatTraits(std::get<0>(info.param)).name) + "_" +
@@ -628,6 +652,7 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
     }
     // A format has real kernels in exactly one table of each level.
     EXPECT_EQ(int(cpu::kMatmulAvx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulSparseAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx512[i].gemv != nullptr) +
                   int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr) +
                   int(cpu::kMatmulW8a8Avx512[i].gemv != nullptr) +
@@ -635,6 +660,7 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
               1)
         << name;
     EXPECT_EQ(int(cpu::kMatmulAvx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulSparseAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulFloat8Avx2[i].gemv != nullptr) +
                   int(cpu::kMatmulW8a8Avx2[i].gemv != nullptr) +

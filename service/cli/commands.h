@@ -13,5 +13,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddMakeModelCommand(CLI::App& app, int* exit_code);
 void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddTechniquesCommand(CLI::App& app, int* exit_code);
+// submit, status, list, cancel, results: clients of a squeeze-coordinator.
+void AddSweepCommands(CLI::App& app, int* exit_code);
 
 }  // namespace squeeze::cli

@@ -5,28 +5,14 @@
 
 #include "absl/strings/str_format.h"
 #include "model/loader.h"
+#include "util/errors.h"
 
 namespace squeeze::cli {
 
 int ReportError(const std::string& command, const absl::Status& status) {
   std::fprintf(stderr, "squeeze %s: error: %s\n", command.c_str(),
                std::string(status.message()).c_str());
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kFailedPrecondition:
-      return kExitBadInput;
-    default:
-      return kExitError;
-  }
-}
-
-std::string ConfigSummary(const ModelConfig& c) {
-  return absl::StrFormat("dim=%d hidden=%d layers=%d heads=%d kv_heads=%d vocab=%d ctx=%d%s", c.dim,
-                         c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size,
-                         c.max_seq_len, c.tied_embeddings ? " tied" : "");
+  return IsInputError(status) ? kExitBadInput : kExitError;
 }
 
 absl::StatusOr<Model> LoadModelVerbose(const std::string& path, bool quiet) {
@@ -34,26 +20,6 @@ absl::StatusOr<Model> LoadModelVerbose(const std::string& path, bool quiet) {
   if (m.ok() && !quiet)
     std::fprintf(stderr, "loaded %s (%s)\n", path.c_str(), ConfigSummary(m->config).c_str());
   return m;
-}
-
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerFor(const std::string& path,
-                                                            const Model& model,
-                                                            std::string* used_path) {
-  std::string p = path;
-  if (p.empty()) {
-    absl::StatusOr<std::string> found = FindTokenizerFor(model.source);
-    if (!found.ok()) return found.status();
-    p = *found;
-  }
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = LoadTokenizer(p);
-  if (!tok.ok()) return tok.status();
-  if ((*tok)->vocab_size() > model.config.vocab_size) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: tokenizer has %d tokens but the model's vocabulary has %d", p,
-                        (*tok)->vocab_size(), model.config.vocab_size));
-  }
-  if (used_path) *used_path = p;
-  return tok;
 }
 
 }  // namespace squeeze::cli

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "job/inputs.h"  // LoadTokenizerFor, ConfigSummary
 #include "model/model.h"
 #include "model/tokenizer.h"
 
@@ -17,19 +18,12 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitBadInput = 2;
 
-// Prints "squeeze <command>: error: <message>" to stderr and returns the exit code for it
-// (bad input for InvalidArgument/NotFound/OutOfRange/DataLoss/FailedPrecondition, else 1).
+// Prints "squeeze <command>: error: <message>" to stderr and returns the exit code for it:
+// bad input (2) for input errors (IsInputError in util/errors.h: a bad file, parameter or
+// request, a rejected token), else 1.
 int ReportError(const std::string& command, const absl::Status& status);
 
 // Loads a model, printing what was loaded to stderr unless quiet.
 absl::StatusOr<Model> LoadModelVerbose(const std::string& path, bool quiet);
-
-// The tokenizer at `path`, or the one found beside the model when path is empty; checks
-// that its vocabulary fits the model's.
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizerFor(const std::string& path,
-                                                            const Model& model,
-                                                            std::string* used_path);
-
-std::string ConfigSummary(const ModelConfig& c);
 
 }  // namespace squeeze::cli

@@ -158,6 +158,7 @@ class AwqTechnique : public Technique {
       : spec_(std::move(spec)), q_(std::move(q)), clip_(clip) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, "awq"));
     ASSIGN_OR_RETURN(const CalibrationSet* set, RequireCalibration(ctx, "awq"));
     ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("awq", q_.format));
     ASSIGN_OR_RETURN(const IntGrid grid, IntGridFor(format));

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "techniques/builtin.h"
+#include "util/status_macros.h"
 
 namespace squeeze {
 namespace {
@@ -18,6 +19,7 @@ class Bnb4Technique : public Technique {
         embeddings_(embeddings) {}
 
   absl::Status Apply(Model& model, const TechniqueContext&) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, format_));
     absl::StatusOr<WeightFormat> to = LookUpFormat(format_, format_);
     if (!to.ok()) return to.status();
     ConvertLayerMatrices(model, *to, embeddings_);

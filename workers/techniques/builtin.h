@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/engine.h"
 #include "model/model.h"
 #include "model/weight_tensor.h"
 #include "techniques/technique.h"
@@ -21,6 +22,10 @@ TechniqueInfo LlmInt8TechniqueInfo();          // llm_int8.cc
 TechniqueInfo SmoothQuantTechniqueInfo();      // smoothquant.cc
 TechniqueInfo GptqTechniqueInfo();             // gptq.cc
 TechniqueInfo AwqTechniqueInfo();              // awq.cc
+TechniqueInfo MagnitudeTechniqueInfo();        // prune.cc
+TechniqueInfo WandaTechniqueInfo();            // prune.cc
+TechniqueInfo NmSparseTechniqueInfo();         // prune.cc
+TechniqueInfo SparseGptTechniqueInfo();        // prune.cc
 TechniqueInfo GqaTechniqueInfo();              // attention_variants.cc
 TechniqueInfo MqaTechniqueInfo();              // attention_variants.cc
 TechniqueInfo SlidingWindowTechniqueInfo();    // attention_variants.cc
@@ -58,6 +63,16 @@ ParamSpec EmbeddingsParam(const char* help);
 absl::StatusOr<IntQuant> ResolveIntQuant(const std::string& technique, const Params& p);
 // "4-bit symmetric integers (one scale per 32 weights of a row, format q4_g32)".
 std::string DescribeIntQuant(const IntQuant& q);
+
+// The layer matrices that read `site`'s input (q, k, v; o; gate, up; down).
+std::vector<WeightTensor*> SiteMatrices(LayerWeights& layer, LinearSite site);
+
+// An error naming `technique` when a layer matrix is stored N:M sparse (sp24_*, sp48_*):
+// quantizing it would store its zeros densely, and this build has no format that is both
+// sparse and quantized.
+absl::Status RejectSparseLayers(const Model& model, const std::string& technique);
+// Whether `f` is one of the N:M sparse formats.
+bool IsSparseFormat(WeightFormat f);
 
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
 // reference quantizer (round to nearest). The result owns its bytes.

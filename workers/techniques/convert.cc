@@ -30,6 +30,46 @@ absl::StatusOr<WeightFormat> LookUpFormat(const std::string& technique, const st
   return f;
 }
 
+std::vector<WeightTensor*> SiteMatrices(LayerWeights& l, LinearSite site) {
+  switch (site) {
+    case LinearSite::kQkv:
+      return {&l.wq, &l.wk, &l.wv};
+    case LinearSite::kWo:
+      return {&l.wo};
+    case LinearSite::kGateUp:
+      return {&l.w_gate, &l.w_up};
+    case LinearSite::kDown:
+      return {&l.w_down};
+  }
+  return {};
+}
+
+bool IsSparseFormat(WeightFormat f) {
+  return f == WeightFormat::kSp24F32 || f == WeightFormat::kSp24F16 ||
+         f == WeightFormat::kSp48F32 || f == WeightFormat::kSp48F16;
+}
+
+absl::Status RejectSparseLayers(const Model& model, const std::string& technique) {
+  for (size_t l = 0; l < model.layers.size(); ++l) {
+    const LayerWeights& w = model.layers[l];
+    const std::pair<const char*, const WeightTensor*> mats[] = {
+        {"wq", &w.wq},         {"wk", &w.wk},     {"wv", &w.wv},        {"wo", &w.wo},
+        {"w_gate", &w.w_gate}, {"w_up", &w.w_up}, {"w_down", &w.w_down}};
+    for (const auto& [name, t] : mats) {
+      if (!IsSparseFormat(t->format())) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          technique, ": layer ", l, " ", name, " is N:M sparse (",
+          GetFormatTraits(t->format()).name,
+          "); quantizing a sparse matrix is not supported (no format is both sparse and "
+          "quantized here, and a dense one would store its zeros): apply ",
+          technique,
+          " without nm_sparse, or use magnitude, wanda or sparsegpt, whose "
+          "unstructured zeros stay in the dense format"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to) {
   const int64_t rows = t.rows(), cols = t.cols(), rb = RowBytes(to, cols);
   const FormatTraits& dst = GetFormatTraits(to);

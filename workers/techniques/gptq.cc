@@ -87,27 +87,13 @@ void QuantizeRows(const float* w, int64_t r0, int64_t r1, const GptqHessian& hs,
   }
 }
 
-// The matrices that read `site`'s input.
-std::vector<WeightTensor*> SiteMatrices(LayerWeights& l, LinearSite site) {
-  switch (site) {
-    case LinearSite::kQkv:
-      return {&l.wq, &l.wk, &l.wv};
-    case LinearSite::kWo:
-      return {&l.wo};
-    case LinearSite::kGateUp:
-      return {&l.w_gate, &l.w_up};
-    case LinearSite::kDown:
-      return {&l.w_down};
-  }
-  return {};
-}
-
 class GptqTechnique : public Technique {
  public:
   GptqTechnique(std::string spec, IntQuant q, double damping, bool act_order)
       : spec_(std::move(spec)), q_(std::move(q)), damping_(damping), act_order_(act_order) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, "gptq"));
     ASSIGN_OR_RETURN(const CalibrationSet* set, RequireCalibration(ctx, "gptq"));
     ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("gptq", q_.format));
     ASSIGN_OR_RETURN(const IntGrid grid, IntGridFor(format));

@@ -19,12 +19,14 @@
 #include "techniques/gptq.h"
 #include "techniques/int_grid.h"
 #include "techniques/registry.h"
+#include "techniques/technique_testutil.h"
 #include "testutil/assets.h"
 
 namespace squeeze {
 namespace {
 
 using ::testing::HasSubstr;
+using namespace ::squeeze::testing;
 
 WeightFormat Format(const std::string& name) {
   WeightFormat f = WeightFormat::kF32;
@@ -226,57 +228,6 @@ TEST(GptqAwqRegistryTest, SchemaAndParameterErrors) {
               HasSubstr("awq:bits=3,group=32,symmetric=true,clip=true,embeddings=false"));
 }
 
-Model SmallModel(int n_kv_heads, uint64_t seed) {
-  RandomModelOptions o;
-  o.config.dim = 64, o.config.hidden_dim = 96, o.config.n_layers = 2, o.config.n_heads = 4;
-  o.config.n_kv_heads = n_kv_heads, o.config.vocab_size = 60, o.config.max_seq_len = 64;
-  o.seed = seed;
-  Model m = MakeRandomModel(o);
-  for (float& g : m.final_norm) g *= 3.0f;  // sharper distributions (see techniques_test)
-  return m;
-}
-
-std::vector<int32_t> TokenText(int n, int salt) {
-  std::vector<int32_t> t;
-  for (int i = 0; i < n; ++i) t.push_back(3 + (i * 11 + i / 3 + salt) % 55);
-  return t;
-}
-
-CalibrationSet SmallCalibration() {
-  CalibrationSet set;
-  set.source = "test";
-  set.key = "test-set";
-  for (int s = 0; s < 4; ++s) {
-    std::vector<int32_t> seq = {1};
-    for (int32_t id : TokenText(40, 7 * s + 1)) seq.push_back(id);
-    set.sequences.push_back(seq);
-  }
-  return set;
-}
-
-double MeanKld(const Model& base, const Model& model, const std::vector<int32_t>& text,
-               int context) {
-  EvalSettings s;
-  s.context = context;
-  auto eb = Engine::Create(base);
-  auto em = Engine::Create(model);
-  EXPECT_TRUE(eb.ok() && em.ok());
-  auto lb = ComputeLogProbs(**eb, text, s, 1);
-  auto lm = ComputeLogProbs(**em, text, s, 1);
-  EXPECT_TRUE(lb.ok() && lm.ok());
-  return CompareLogProbs(*lm, &*lb).kld.mean;
-}
-
-// Applies `spec` to a copy of `base`; empty optional on failure (after a test failure).
-Model Applied(const Model& base, const std::string& spec, const TechniqueContext& ctx) {
-  Model m = base;
-  auto p = MakePipeline({spec});
-  EXPECT_TRUE(p.ok()) << p.status();
-  auto applied = ApplyPipeline(*p, m, ctx);
-  EXPECT_TRUE(applied.ok()) << spec << ": " << applied.status();
-  return m;
-}
-
 TEST(GptqAwqApplyTest, WithoutCalibrationTheErrorNamesCalibText) {
   for (const char* name : {"gptq", "awq"}) {
     Model m = SmallModel(2, 1);
@@ -315,52 +266,17 @@ TEST(GptqAwqApplyTest, QuantizeEveryLayerMatrixAndKeepTheFunction) {
   }
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // stories260K: calibrated on the first half of the stories, measured on the second half.
 TEST(GptqAwqStoriesTest, BeatRoundToNearestOnUnseenText) {
   SQUEEZE_REQUIRE_ASSET(model_path, "models/stories260K/stories260K.bin");
   SQUEEZE_REQUIRE_ASSET(tok_path, "models/stories260K/tok512.bin");
   SQUEEZE_REQUIRE_ASSET(calib_path, "text/tinystories-valid-100.txt");
   SQUEEZE_REQUIRE_ASSET(eval_path, "text/tinystories-valid-100.noeot.txt");
-  absl::StatusOr<Model> base = LoadModel(model_path);
-  ASSERT_TRUE(base.ok()) << base.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tok = LoadTokenizer(tok_path);
-  ASSERT_TRUE(tok.ok()) << tok.status();
-  const std::string calib_text = ReadAll(calib_path), eval_text = ReadAll(eval_path);
-  CalibrationOptions co;  // 16 x 128
-  absl::StatusOr<CalibrationSet> set = MakeCalibrationSet(
-      **tok, calib_text.substr(0, calib_text.size() / 2), calib_path + " (first half)", co);
-  ASSERT_TRUE(set.ok()) << set.status();
-  ASSERT_EQ(set->sequences.size(), 16u);
-  std::vector<int32_t> text = (*tok)->Encode(eval_text.substr(eval_text.size() / 2), false);
-  if (text.size() > 8192) text.resize(8192);
-  ASSERT_GT(text.size(), 4000u);
-
-  StatsCache cache;
-  TechniqueContext ctx;
-  ctx.calibration = &*set;
-  ctx.stats = &cache;
-  ctx.threads = 2;
-  EvalSettings es;
-  es.context = 256;
-  auto base_engine = Engine::Create(*base);
-  ASSERT_TRUE(base_engine.ok());
-  absl::StatusOr<LogProbs> base_lp = ComputeLogProbs(**base_engine, text, es, (*tok)->bos_id());
-  ASSERT_TRUE(base_lp.ok()) << base_lp.status();
-  auto kld = [&](const std::string& spec) {
-    const Model m = Applied(*base, spec, ctx);
-    auto e = Engine::Create(m);
-    EXPECT_TRUE(e.ok());
-    absl::StatusOr<LogProbs> lp = ComputeLogProbs(**e, text, es, (*tok)->bos_id());
-    EXPECT_TRUE(lp.ok()) << lp.status();
-    return CompareLogProbs(*lp, &*base_lp).kld.mean;
-  };
+  StoriesBench bench;
+  ASSERT_TRUE(bench.Load(model_path, tok_path, calib_path, eval_path));
+  ASSERT_EQ(bench.calibration().sequences.size(), 16u);
+  ASSERT_GT(bench.eval_tokens(), 4000u);
+  auto kld = [&](const std::string& spec) { return bench.Kld(spec); };
   for (int bits : {4, 3}) {
     const std::string q = absl::StrCat(":bits=", bits, ",group=32");
     const double rtn = kld("rtn" + q);

@@ -15,27 +15,13 @@
 namespace squeeze {
 namespace {
 
-// The matrices that read each site's input.
-std::vector<WeightTensor*> SiteMatrices(LayerWeights& w, LinearSite s) {
-  switch (s) {
-    case LinearSite::kQkv:
-      return {&w.wq, &w.wk, &w.wv};
-    case LinearSite::kWo:
-      return {&w.wo};
-    case LinearSite::kGateUp:
-      return {&w.w_gate, &w.w_up};
-    case LinearSite::kDown:
-      return {&w.w_down};
-  }
-  return {};
-}
-
 class LlmInt8Technique : public Technique {
  public:
   LlmInt8Technique(std::string spec, double threshold)
       : spec_(std::move(spec)), threshold_(threshold) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, "llm_int8"));
     ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<LayerStats>> stats,
                      LayerInputStats(model, ctx, "llm_int8"));
     std::array<int64_t, kLinearSiteCount> found{};

@@ -5,9 +5,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "techniques/builtin.h"
+#include "util/status_macros.h"
 
 namespace squeeze {
 namespace {
+
+// The N:M format of `sparse`'s pattern holding `values` (f32 or f16), or an error naming the
+// matrix.
+absl::StatusOr<WeightFormat> SparseWithValues(WeightFormat sparse, WeightFormat values,
+                                              const std::string& matrix) {
+  const bool two_of_four = sparse == WeightFormat::kSp24F32 || sparse == WeightFormat::kSp24F16;
+  if (values == WeightFormat::kF32)
+    return two_of_four ? WeightFormat::kSp24F32 : WeightFormat::kSp48F32;
+  if (values == WeightFormat::kF16)
+    return two_of_four ? WeightFormat::kSp24F16 : WeightFormat::kSp48F16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("precision: ", matrix, " is N:M sparse (", GetFormatTraits(sparse).name,
+                   "), whose values can be f32 or f16, not ", GetFormatTraits(values).name));
+}
 
 class PrecisionTechnique : public Technique {
  public:
@@ -19,7 +34,12 @@ class PrecisionTechnique : public Technique {
     if (!to.ok()) return to.status();
     // MutableMatrices lists a tied classifier once (as the embedding), so it stays tied.
     for (auto& [name, t] : model.MutableMatrices()) {
-      if (t->format() != *to) *t = ConvertWeightTensor(*t, *to);
+      WeightFormat target = *to;
+      if (IsSparseFormat(t->format())) {
+        // An N:M sparse matrix keeps its pattern: only its values change precision.
+        ASSIGN_OR_RETURN(target, SparseWithValues(t->format(), *to, name));
+      }
+      if (t->format() != target) *t = ConvertWeightTensor(*t, target);
     }
     return absl::OkStatus();
   }

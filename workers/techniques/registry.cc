@@ -17,7 +17,9 @@ const std::vector<TechniqueInfo>& AllTechniques() {
     auto* v = new std::vector<TechniqueInfo>{
         PrecisionTechniqueInfo(), RtnTechniqueInfo(),     Nf4TechniqueInfo(),
         Fp4TechniqueInfo(),       GptqTechniqueInfo(),    AwqTechniqueInfo(),
-        KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo()};
+        KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo(),
+        MagnitudeTechniqueInfo(), WandaTechniqueInfo(),   SparseGptTechniqueInfo(),
+        NmSparseTechniqueInfo()};
     // Attention variants and structured pruning.
     for (TechniqueInfo (*info)() :
          {GqaTechniqueInfo, MqaTechniqueInfo, SlidingWindowTechniqueInfo, SinksTechniqueInfo,

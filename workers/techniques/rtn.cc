@@ -15,6 +15,7 @@ class RtnTechnique : public Technique {
   RtnTechnique(std::string spec, IntQuant q) : spec_(std::move(spec)), q_(std::move(q)) {}
 
   absl::Status Apply(Model& model, const TechniqueContext&) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, "rtn"));
     absl::StatusOr<WeightFormat> to = LookUpFormat("rtn", q_.format);
     if (!to.ok()) return to.status();
     ConvertLayerMatrices(model, *to, q_.embeddings);

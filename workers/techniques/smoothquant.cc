@@ -37,6 +37,7 @@ class SmoothQuantTechnique : public Technique {
   SmoothQuantTechnique(std::string spec, double alpha) : spec_(std::move(spec)), alpha_(alpha) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
+    RETURN_IF_ERROR(RejectSparseLayers(model, "smoothquant"));
     ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<LayerStats>> stats,
                      LayerInputStats(model, ctx, "smoothquant"));
     for (int64_t l = 0; l < model.config.n_layers; ++l) {

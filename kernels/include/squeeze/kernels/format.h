@@ -62,8 +62,14 @@ enum class WeightFormat : uint8_t {
   // the inputs the same way and accumulate in f32 (what tensor cores do in TF32 mode).
   // Rounding is to nearest even on the low 13 mantissa bits; Inf and NaN pass unchanged.
   kTf32 = 33,
+  // N:M sparse (kernels/ref/quant_sparse.h): per 32 weights the 16 kept ones (2 of every 4, or
+  // 4 of every 8) and their positions; the others are zero.
+  kSp24F32 = 34,  // 2:4, f32 values (68 bytes per 32 weights)
+  kSp24F16 = 35,  // 2:4, f16 values (36 bytes)
+  kSp48F32 = 36,  // 4:8, f32 values (72 bytes)
+  kSp48F16 = 37,  // 4:8, f16 values (40 bytes)
 };
-inline constexpr int kWeightFormatCount = 34;
+inline constexpr int kWeightFormatCount = 38;
 
 struct FormatTraits {
   const char* name;          // stable lower-case name used by the CLI, sweeps and results ("f32")
