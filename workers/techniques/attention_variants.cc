@@ -55,6 +55,8 @@ class GqaTechnique : public Technique {
 
   absl::Status Apply(Model& model, const TechniqueContext&) const override {
     const std::string name = groups_ == 1 ? "mqa" : "gqa.groups";
+    if (absl::Status s = RejectRepackedLayouts(model, groups_ == 1 ? "mqa" : "gqa"); !s.ok())
+      return s;
     for (int64_t l = 0; l < model.config.n_layers; ++l) {
       const LayerShape s = model.Shape(l);
       if (s.n_kv_heads % groups_ != 0) {

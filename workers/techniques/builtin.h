@@ -73,6 +73,10 @@ std::vector<WeightTensor*> SiteMatrices(LayerWeights& layer, LinearSite site);
 absl::Status RejectSparseLayers(const Model& model, const std::string& technique);
 // Whether `f` is one of the N:M sparse formats.
 bool IsSparseFormat(WeightFormat f);
+// An error naming `technique` when a layer matrix has columns kept apart (llm_int8) or is
+// stored N:M sparse: the structural techniques (head_prune, ffn_prune, gqa) rebuild rows and
+// columns and would undo those layouts; they must come first in a pipeline.
+absl::Status RejectRepackedLayouts(const Model& model, const std::string& technique);
 
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
 // reference quantizer (round to nearest). The result owns its bytes.

@@ -213,6 +213,11 @@ TEST(StructuredPruneTest, ErrorsNameTheParameter) {
               HasSubstr("ffn_prune.score: wanda is not one of magnitude, activation"));
   EXPECT_THAT(err({"head_prune:score=activation"}), HasSubstr("--calib-text"));
   EXPECT_THAT(err({"ffn_prune:ratio=0.1"}), HasSubstr("unknown parameter \"ratio\""));
+  // Structure first: N:M groups would not survive removed columns.
+  EXPECT_THAT(err({"nm_sparse:pattern=2:4", "ffn_prune"}),
+              HasSubstr("ffn_prune: layer 0 is stored N:M sparse (nm_sparse); apply ffn_prune "
+                        "before it"));
+  EXPECT_THAT(err({"nm_sparse", "mqa"}), HasSubstr("mqa: layer 0 is stored N:M sparse"));
 }
 
 TEST(StructuredPruneTest, ActivationScoresUseCalibrationAndDifferFromMagnitude) {

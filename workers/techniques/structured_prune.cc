@@ -243,17 +243,7 @@ class StructuredPruneTechnique : public Technique {
         global_(global) {}
 
   absl::Status Apply(Model& model, const TechniqueContext& ctx) const override {
-    for (int64_t l = 0; l < model.config.n_layers; ++l) {
-      const LayerWeights& w = model.layers[l];
-      for (const WeightTensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
-        if (t->split()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(TechniqueName(unit_), ": layer ", l,
-                           " has columns kept apart (llm_int8): prune "
-                           "before llm_int8"));
-        }
-      }
-    }
+    RETURN_IF_ERROR(RejectRepackedLayouts(model, TechniqueName(unit_)));
     ASSIGN_OR_RETURN(const std::vector<std::vector<double>> scores,
                      Scores(model, unit_, activation_, ctx));
     ASSIGN_OR_RETURN(const std::vector<std::vector<int64_t>> keep,
@@ -331,6 +321,22 @@ TechniqueInfo PruneInfo(Unit unit) {
 }
 
 }  // namespace
+
+absl::Status RejectRepackedLayouts(const Model& model, const std::string& technique) {
+  for (int64_t l = 0; l < model.config.n_layers; ++l) {
+    const LayerWeights& w = model.layers[l];
+    for (const WeightTensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      const char* what = t->split() ? "has columns kept apart (llm_int8)"
+                         : IsSparseFormat(t->format()) ? "is stored N:M sparse (nm_sparse)"
+                                                       : nullptr;
+      if (what) {
+        return absl::InvalidArgumentError(absl::StrCat(technique, ": layer ", l, " ", what,
+                                                       "; apply ", technique, " before it"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 TechniqueInfo HeadPruneTechniqueInfo() {
   return PruneInfo(Unit::kHeads);
