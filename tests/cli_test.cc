@@ -317,3 +317,56 @@ TEST(CliTest, BenchComparesFormatsInOneTable) {
   EXPECT_EQ(zero.code, 2) << zero.out;
   EXPECT_NE(zero.out.find("--rounds"), std::string::npos) << zero.out;
 }
+
+// Attention variants and structured pruning as a user tries them: a sliding window reports
+// its bounded KV cache and a context curve whose cache stops growing; pruning composes with
+// 4-bit quantization and the report gives the layers' own sizes; bench compares variants
+// against context length.
+TEST(CliTest, AttentionVariantsAndPruningReportTheirCurveAndShapes) {
+  const std::string dir = MakeApplyFixture("cli-attention");
+  const std::string base = "eval --model " + dir + "/m --tokenizer " + dir + "/tok.bin --text " +
+                           dir + "/text.txt --context 64 --max-tokens 300 --no-cache --json ";
+  const CmdResult w = SqueezeStdout(base +
+                                    "--apply sliding_window:window=16 --prompt 8 --generate 4 "
+                                    "--repeats 1 --context-curve 32,128");
+  ASSERT_EQ(w.code, 0) << w.out;
+  const nlohmann::json j = nlohmann::json::parse(w.out);
+  EXPECT_EQ(j["model"]["attention"], "window 16, kernel auto");
+  // 2 layers x (k, v) x 2 kv heads x 16 floats per position; the ring holds 16 positions.
+  const int64_t per_position = 2 * 2 * 2 * 16 * 4;
+  EXPECT_EQ(j["size"]["kv_bytes_per_token"].get<int64_t>(), per_position);
+  EXPECT_EQ(j["size"]["kv_max_positions"].get<int64_t>(), 16);
+  ASSERT_EQ(j["context_curve"].size(), 2u);
+  for (const auto& p : j["context_curve"]) {
+    EXPECT_EQ(p["kv_cache_bytes"].get<int64_t>(), 16 * per_position) << p;
+    EXPECT_GT(p["decode_ms_per_token"].get<double>(), 0.0) << p;
+  }
+  EXPECT_GT(j["accuracy"]["kld"]["mean"].get<double>(), 0.0);  // context 64 > window 16
+
+  const CmdResult pruned = SqueezeStdout(base +
+                                         "--no-latency --apply head_prune:fraction=0.5 "
+                                         "--apply ffn_prune:fraction=0.25 --apply rtn:bits=4");
+  ASSERT_EQ(pruned.code, 0) << pruned.out;
+  const nlohmann::json p = nlohmann::json::parse(pruned.out);
+  // 2 of 4 heads per layer (here both kept heads read the same kv head, so one kv head is
+  // left), 72 of 96 FFN channels, every layer matrix in q4_g32.
+  EXPECT_EQ(p["model"]["layers"], "L0 2/1 72, L1 2/1 72") << p["model"];
+  EXPECT_EQ(p["size"]["kv_bytes_per_token"].get<int64_t>(), 2 * 2 * 1 * 16 * 4);
+  EXPECT_TRUE(p["size"]["bytes_by_format"].contains("q4_g32"));
+  EXPECT_FALSE(p.contains("context_curve"));
+
+  const CmdResult bench = SqueezeStdout("bench --model " + dir +
+                                        "/m --contexts 24,96 --generate 3 --rounds 1 --threads 1 "
+                                        "--variant none --variant sinks:sinks=2,window=14 --quiet");
+  ASSERT_EQ(bench.code, 0) << bench.out;
+  std::vector<std::string> rows;
+  std::istringstream lines(bench.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("| ", 0) == 0 && line.rfind("| variant", 0) != 0) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u) << bench.out;
+  EXPECT_EQ(rows[0].rfind("| as loaded | 24 |", 0), 0u) << rows[0];
+  EXPECT_EQ(rows[3].rfind("| sinks:sinks=2,window=14 | 96 |", 0), 0u) << rows[3];
+  const CmdResult bad = Squeeze("bench --model " + dir + "/m --contexts 1k,zero --quiet");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("\"zero\""), std::string::npos) << bad.out;
+}

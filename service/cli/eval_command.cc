@@ -15,7 +15,8 @@ struct EvalArgs {
   std::string model, tokenizer, text, baseline, cache_dir, isa;
   std::string calib_text;  // calibration text for the techniques that need one
   CalibrationOptions calib;
-  std::vector<std::string> apply;  // technique specs, applied in order
+  std::vector<std::string> apply;      // technique specs, applied in order
+  std::string context_curve = "auto";  // auto, none, or a list of contexts
   bool json = false, no_latency = false, no_cache = false, quiet = false;
   int threads = 0;
   EvalSettings eval;
@@ -68,6 +69,11 @@ absl::Status RunEval(const EvalArgs& a) {
   o.eval = a.eval;
   o.measure_latency = !a.no_latency;
   o.latency = a.latency;
+  if (a.context_curve != "auto" && a.context_curve != "none") {
+    if (absl::Status s = ParseContexts(a.context_curve).status(); !s.ok())
+      return absl::InvalidArgumentError("--context-curve: " + std::string(s.message()));
+  }
+  o.context_curve = a.context_curve;
   o.engine = eo;
   const BaselineCache disk(a.cache_dir.empty() ? DefaultCacheDir() : a.cache_dir);
   EvaluateContext ctx;
@@ -127,6 +133,11 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->default_val(1)
       ->check(CLI::NonNegativeNumber);
   c->add_flag("--no-latency", a->no_latency, "skip the latency measurement");
+  c->add_option("--context-curve", a->context_curve,
+                "latency and memory against context length, on random prompts: auto (256, 1k, "
+                "4k and 16k when an attention or kv_cache technique is applied and latency is "
+                "measured), none, or a list like 512,2k")
+      ->default_val("auto");
   c->add_option("--cache-dir", a->cache_dir, "baseline cache folder (default ~/.cache/squeeze)");
   c->add_flag("--no-cache", a->no_cache, "neither read nor write the baseline cache");
   c->add_flag("--json", a->json, "print JSON instead of a table");

@@ -1,11 +1,14 @@
-// Naive causal attention, parallel over (token, head) pairs, over an f32 or a quantized
-// (int8 / E4M3 codes with one scale per token and kv head) KV cache.
-#include "engine/attention.h"
-
+// The rowwise attention kernel (one (token, head) pair at a time, a score row of the
+// visible context, over an f32 or a quantized cache), the quantized cache rows, and the
+// choice of kernel.
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
+#include "engine/attention.h"
+#include "squeeze/kernels/attention.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/ops.h"
 
@@ -42,6 +45,33 @@ float RowScale(const uint8_t* row) {
   return s;
 }
 
+// Keys and values as f32 rows: score = q · k, out += p * v.
+struct F32Rows {
+  const VecKernels& vk;
+  float Dot(const float* q, const uint8_t* row, int64_t hd) const {
+    return vk.dot(q, reinterpret_cast<const float*>(row), hd);
+  }
+  void Axpy(float* o, float p, const uint8_t* row, int64_t hd) const {
+    vk.axpy(o, p, reinterpret_cast<const float*>(row), hd);
+  }
+};
+
+// Quantized rows: score = scale * (q · codes), out += p * scale * codes.
+template <class Decode>
+struct CodeRows {
+  Decode decode;
+  float Dot(const float* q, const uint8_t* row, int64_t hd) const {
+    const uint8_t* codes = row + 4;
+    float acc = 0.0f;
+    for (int64_t d = 0; d < hd; ++d) acc += q[d] * decode(codes[d]);
+    return acc * RowScale(row);
+  }
+  void Axpy(float* o, float p, const uint8_t* row, int64_t hd) const {
+    const uint8_t* codes = row + 4;
+    const float w = p * RowScale(row);
+    for (int64_t d = 0; d < hd; ++d) o[d] += w * decode(codes[d]);
+  }
+};
 struct Int8Codes {
   float operator()(uint8_t b) const { return float(int8_t(b)); }
 };
@@ -50,38 +80,56 @@ struct E4m3Codes {
   float operator()(uint8_t b) const { return table[b]; }
 };
 
-template <class Decode>
-void AttendQuantized(ThreadPool& pool, const AttentionShape& s, Decode decode, int64_t rb,
-                     const float* q, const uint8_t* k_cache, const uint8_t* v_cache, int64_t pos,
-                     int64_t n, float* out, float* scratch) {
+// Calls fn(run, keys, values, stride) for the visible positions of `ranges` split into runs
+// of consecutive rows `stride` bytes apart; keys and values point at kv head g's first row.
+template <class Fn>
+void ForEachRun(const KvView& kv, const std::vector<PosRange>& ranges, int64_t g, Fn&& fn) {
+  for (const PosRange& r : ranges) {
+    for (int64_t p = r.begin; p < r.end;) {
+      const int64_t run = kv.RunLength(p, r.end);
+      fn(run, kv.Keys(p, g), kv.Values(p, g), kv.RegionOf(p).pos_stride);
+      p += run;
+    }
+  }
+}
+
+template <class Rows>
+void Rowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a, const AttentionShape& s,
+             const KvView& kv, const float* q, int64_t n, float* out, float* scratch,
+             int64_t scratch_floats, const Rows& rows) {
   const int64_t hd = s.head_dim, q_dim = int64_t(s.n_heads) * hd;
-  const int64_t pos_bytes = int64_t(s.n_kv_heads) * rb;
-  const int64_t group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(float(hd));
-  const int64_t ctx = pos + n;
+  const AttentionTileKernels& tk = GetAttentionTileKernels(isa);
   const int64_t pairs = n * s.n_heads;
+  // Later tokens see more positions: pairs are handed out in small chunks as threads free up.
+  const int64_t chunk = std::max<int64_t>(1, pairs / (int64_t(pool.size()) * 8));
+  std::atomic<int64_t> next{0};
   pool.Run([&](int thread) {
-    float* att = scratch + thread * ctx;
-    const int64_t b = pairs * thread / pool.size(), e = pairs * (thread + 1) / pool.size();
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t t = i / s.n_heads, h = i % s.n_heads, kvh = h / group;
-      const int64_t len = pos + t + 1;
-      const float* qh = q + t * q_dim + h * hd;
-      for (int64_t j = 0; j < len; ++j) {
-        const uint8_t* row = k_cache + j * pos_bytes + kvh * rb;
-        const uint8_t* codes = row + 4;
-        float acc = 0.0f;
-        for (int64_t d = 0; d < hd; ++d) acc += qh[d] * decode(codes[d]);
-        att[j] = acc * RowScale(row) * scale;
-      }
-      softmax_ref(att, len);
-      float* o = out + t * q_dim + h * hd;
-      std::memset(o, 0, hd * sizeof(float));
-      for (int64_t j = 0; j < len; ++j) {
-        const uint8_t* row = v_cache + j * pos_bytes + kvh * rb;
-        const uint8_t* codes = row + 4;
-        const float p = att[j] * RowScale(row);
-        for (int64_t d = 0; d < hd; ++d) o[d] += p * decode(codes[d]);
+    float* att = scratch + thread * scratch_floats;
+    thread_local std::vector<PosRange> ranges;
+    for (int64_t b = next.fetch_add(chunk); b < pairs; b = next.fetch_add(chunk)) {
+      for (int64_t i = b; i < std::min(pairs, b + chunk); ++i) {
+        const int64_t t = i / s.n_heads, h = i % s.n_heads;
+        const int64_t g = s.KvHead(int32_t(h));
+        const float* qh = q + t * q_dim + h * hd;
+        VisibleRanges(a, kv.batch_pos + t, &ranges);
+        int64_t len = 0;
+        ForEachRun(kv, ranges, g,
+                   [&](int64_t run, const uint8_t* k, const uint8_t*, int64_t stride) {
+                     for (int64_t j = 0; j < run; ++j)
+                       att[len++] = rows.Dot(qh, k + j * stride, hd) * scale;
+                   });
+        float m = att[0];
+        for (int64_t j = 1; j < len; ++j) m = std::max(m, att[j]);
+        const float inv = 1.0f / tk.exp_sum(att, len, m);
+        float* o = out + t * q_dim + h * hd;
+        std::memset(o, 0, hd * sizeof(float));
+        int64_t idx = 0;
+        ForEachRun(kv, ranges, g,
+                   [&](int64_t run, const uint8_t*, const uint8_t* v, int64_t stride) {
+                     for (int64_t j = 0; j < run; ++j) rows.Axpy(o, att[idx++], v + j * stride, hd);
+                   });
+        for (int64_t d = 0; d < hd; ++d) o[d] *= inv;
       }
     }
   });
@@ -99,46 +147,66 @@ void QuantizeKvRow(KvCacheFormat f, const float* x, uint8_t* row, int64_t head_d
 }
 
 void DequantizeKvRow(KvCacheFormat f, const uint8_t* row, float* out, int64_t head_dim) {
+  if (f == KvCacheFormat::kF32) {
+    std::memcpy(out, row, head_dim * sizeof(float));
+    return;
+  }
   GetFormatTraits(RowFormat(f)).to_float(row, out, head_dim);
 }
 
-void CausalAttentionQuantized(ThreadPool& pool, const AttentionShape& s, KvCacheFormat f,
-                              const float* q, const uint8_t* k_cache, const uint8_t* v_cache,
-                              int64_t pos, int64_t n, float* out, float* scratch) {
-  if (f == KvCacheFormat::kInt8) {
-    AttendQuantized(pool, s, Int8Codes{}, KvRowBytes(f, s.head_dim), q, k_cache, v_cache, pos, n,
-                    out, scratch);
-  } else {
-    AttendQuantized(pool, s, E4m3Codes{E4m3Table().data()}, KvRowBytes(f, s.head_dim), q, k_cache,
-                    v_cache, pos, n, out, scratch);
+void AttentionRowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a,
+                      const AttentionShape& s, const KvView& kv, const float* q, int64_t n,
+                      float* out, float* scratch, int64_t scratch_floats) {
+  switch (kv.format) {
+    case KvCacheFormat::kF32:
+      Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats, F32Rows{GetVecKernels(isa)});
+      break;
+    case KvCacheFormat::kInt8:
+      Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats,
+              CodeRows<Int8Codes>{Int8Codes{}});
+      break;
+    case KvCacheFormat::kFp8E4M3:
+      Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats,
+              CodeRows<E4m3Codes>{E4m3Codes{E4m3Table().data()}});
+      break;
   }
 }
 
-void CausalAttention(ThreadPool& pool, Isa isa, const AttentionShape& s, const float* q,
-                     const float* k_cache, const float* v_cache, int64_t pos, int64_t n, float* out,
-                     float* scratch) {
-  const int64_t hd = s.head_dim, q_dim = int64_t(s.n_heads) * hd,
-                kv_dim = int64_t(s.n_kv_heads) * hd;
-  const int64_t group = s.n_heads / s.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(hd));
-  const int64_t ctx = pos + n;
-  const int64_t pairs = n * s.n_heads;
-  const VecKernels& vk = GetVecKernels(isa);
-  pool.Run([&](int thread) {
-    float* att = scratch + thread * ctx;
-    const int64_t b = pairs * thread / pool.size(), e = pairs * (thread + 1) / pool.size();
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t t = i / s.n_heads, h = i % s.n_heads, kvh = h / group;
-      const int64_t len = pos + t + 1;
-      const float* qh = q + t * q_dim + h * hd;
-      for (int64_t j = 0; j < len; ++j)
-        att[j] = vk.dot(qh, k_cache + j * kv_dim + kvh * hd, hd) * scale;
-      softmax_ref(att, len);
-      float* o = out + t * q_dim + h * hd;
-      std::memset(o, 0, hd * sizeof(float));
-      for (int64_t j = 0; j < len; ++j) vk.axpy(o, att[j], v_cache + j * kv_dim + kvh * hd, hd);
-    }
-  });
+AttentionKernel ResolveAttentionKernel(AttentionKernel requested, const AttentionShape& s,
+                                       int64_t n, KvCacheFormat f) {
+  if (requested != AttentionKernel::kAuto) return requested;
+  if (f != KvCacheFormat::kF32) return AttentionKernel::kFlash;
+  // Query rows that share a kv head in one token: the flash tile of a decode step.
+  const int64_t group = s.n_kv_heads > 0 ? s.n_heads / s.n_kv_heads : 1;
+  return n * group >= 4 ? AttentionKernel::kFlash : AttentionKernel::kRowwise;
+}
+
+int64_t AttentionScratchFloats(AttentionKernel kernel, const AttentionSettings& a,
+                               const AttentionShape& s, int64_t n, int64_t context) {
+  switch (kernel) {
+    case AttentionKernel::kNaive:
+      return NaiveScratchFloats(s, n, context);
+    case AttentionKernel::kFlash:
+      return FlashScratchFloats(a, s);
+    default:
+      return context;
+  }
+}
+
+void Attention(ThreadPool& pool, Isa isa, AttentionKernel kernel, const AttentionSettings& a,
+               const AttentionShape& s, const KvView& kv, const float* q, int64_t n, float* out,
+               float* scratch, int64_t floats) {
+  switch (kernel) {
+    case AttentionKernel::kNaive:
+      AttentionNaive(pool, isa, a, s, kv, q, n, out, scratch, floats);
+      break;
+    case AttentionKernel::kFlash:
+      AttentionFlash(pool, isa, a, s, kv, q, n, out, scratch, floats);
+      break;
+    default:
+      AttentionRowwise(pool, isa, a, s, kv, q, n, out, scratch, floats);
+      break;
+  }
 }
 
 }  // namespace squeeze

@@ -1,5 +1,7 @@
 // The transformer forward pass with a KV cache: batched prefill (matrix × matrix) and
-// decode (matrix × vector), every matrix product dispatched on its weight format.
+// decode (matrix × vector), every matrix product dispatched on its weight format. Each layer
+// has its own head counts and FFN width (structured pruning), and the model's attention
+// settings pick the mask, the cache layout (a ring for sliding windows) and the kernel.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/attention.h"
 #include "model/model.h"
 #include "squeeze/kernels/matmul.h"
 #include "util/thread_pool.h"
@@ -34,6 +37,11 @@ struct EngineOptions {
   int threads = 0;      // <= 0: one per online CPU
   int max_context = 0;  // <= 0: the model's max_seq_len
   int max_batch = 128;  // tokens per prefill step (longer inputs are split)
+  // The attention kernel; kAuto: the model's setting (model.attention.kernel).
+  AttentionKernel attention_kernel = AttentionKernel::kAuto;
+  // With a sliding window, keep only sinks + window positions (a ring); false keeps every
+  // position (same results; for tests and memory comparisons).
+  bool ring_cache = true;
   Isa isa = ActiveIsa();
   // Calibration hooks: observer (when set) sees every layer's matrix inputs; with
   // last_layer >= 0 the forward pass stops after that layer (no later layers, no logits:
@@ -68,10 +76,27 @@ class Engine {
   int64_t kv_bytes_per_token() const;
   // The KV cache format (the model's kv_cache when the engine was created).
   KvCacheFormat kv_cache_format() const { return kv_format_; }
+  // Positions the cache holds (max_context, or sinks + window for a sliding window) and the
+  // bytes allocated for them (keys and values of every layer).
+  int64_t kv_cache_positions() const { return kv_positions_; }
+  int64_t kv_cache_bytes() const { return kv_positions_ * kv_bytes_per_token(); }
+  // Bytes of the attention kernels' scratch (all threads), allocated at creation for the
+  // largest batch and context the engine runs: n × context per thread for the naive kernel,
+  // the context for rowwise, the tiles only for flash.
+  int64_t attention_scratch_bytes() const { return int64_t(scratch_.size() * sizeof(float)); }
+  // The attention kernel requested (from the options or the model) and the one a batch of
+  // n tokens runs on layer 0 (kAuto resolved).
+  AttentionKernel attention_kernel() const { return kernel_; }
+  AttentionKernel ResolvedAttentionKernel(int64_t n) const;
 
  private:
   Engine(const Model& model, const EngineOptions& opts, int max_context);
   void ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool all_logits);
+
+  // Layer l's keys and values as attention reads them, for a batch starting at pos.
+  KvView View(int64_t l, int64_t pos) const;
+  // Appends the batch's keys and values (layer l, rows of k_/v_ or kq_/vq_) to the cache.
+  void StoreBatch(int64_t l, int64_t pos, int64_t n);
 
   const Model& model_;
   EngineOptions opts_;
@@ -79,13 +104,19 @@ class Engine {
   int pos_ = 0;
   ThreadPool pool_;
   KvCacheFormat kv_format_;
-  // kF32: per layer (max_context, kv_dim) floats. Quantized: per layer (max_context,
-  // n_kv_heads) rows of KvRowBytes(kv_format_, head_dim) bytes (engine/attention.h).
-  std::vector<std::vector<float>> k_cache_, v_cache_;
-  std::vector<std::vector<uint8_t>> kq_cache_, vq_cache_;
+  AttentionKernel kernel_;
+  std::vector<LayerShape> shapes_;  // per layer
+  KvLayout layout_;
+  int64_t kv_positions_ = 0;
+  // Per layer (n_kv_heads, kv_positions_) rows of KvRowBytes(kv_format_, head_dim) bytes
+  // (floats for kF32), keys and values: each kv head's positions contiguous, so that decode
+  // reads one stream per head (engine/attention.h).
+  std::vector<std::vector<uint8_t>> k_cache_, v_cache_;
   std::vector<float> rope_cos_, rope_sin_;  // (max_context, head_dim / 2)
-  // Scratch, sized for max_batch tokens.
-  std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_, scores_;
+  // Scratch, sized for max_batch tokens and the widest layer.
+  std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_, scratch_;
+  int64_t scratch_per_thread_ = 0;  // floats of scratch_ per thread (attention kernels)
+  std::vector<uint8_t> kq_, vq_;    // the batch's keys and values in a quantized cache format
 };
 
 }  // namespace squeeze

@@ -103,13 +103,32 @@ TEST(KvCacheTest, AttentionOnCodesMatchesAttentionOnDecodedCache) {
       DequantizeKvRow(f, vq.data() + r * rb, vd.data() + r * hd, hd);
     }
     std::vector<float> want(n * q_dim), got(n * q_dim), exact(n * q_dim);
-    std::vector<float> scratch(pool.size() * ctx);
-    CausalAttention(pool, Isa::kRef, s, q.data(), kd.data(), vd.data(), pos, n, want.data(),
-                    scratch.data());
-    CausalAttention(pool, Isa::kRef, s, q.data(), k.data(), v.data(), pos, n, exact.data(),
-                    scratch.data());
-    CausalAttentionQuantized(pool, s, f, q.data(), kq.data(), vq.data(), pos, n, got.data(),
-                             scratch.data());
+    const AttentionSettings full;
+    const int64_t floats = AttentionScratchFloats(AttentionKernel::kRowwise, full, s, n, ctx);
+    std::vector<float> scratch(pool.size() * floats);
+    // Positions [0, pos) in the cache, the batch's own [pos, ctx) in the batch rows.
+    auto view = [&](KvCacheFormat vf, const uint8_t* kc, const uint8_t* vc, int64_t pos_bytes) {
+      const int64_t row = pos_bytes / s.n_kv_heads;
+      KvView kv;
+      kv.format = vf;
+      kv.cache = {kc, vc, pos_bytes, row};
+      kv.batch_pos = pos;
+      kv.batch = {kc + pos * pos_bytes, vc + pos * pos_bytes, pos_bytes, row};
+      return kv;
+    };
+    auto bytes = [](const std::vector<float>& x) {
+      return reinterpret_cast<const uint8_t*>(x.data());
+    };
+    const int64_t f32_bytes = kv_dim * int64_t(sizeof(float));
+    Attention(pool, Isa::kRef, AttentionKernel::kRowwise, full, s,
+              view(KvCacheFormat::kF32, bytes(kd), bytes(vd), f32_bytes), q.data(), n, want.data(),
+              scratch.data(), floats);
+    Attention(pool, Isa::kRef, AttentionKernel::kRowwise, full, s,
+              view(KvCacheFormat::kF32, bytes(k), bytes(v), f32_bytes), q.data(), n, exact.data(),
+              scratch.data(), floats);
+    Attention(pool, Isa::kRef, AttentionKernel::kRowwise, full, s,
+              view(f, kq.data(), vq.data(), s.n_kv_heads * rb), q.data(), n, got.data(),
+              scratch.data(), floats);
     double diff_exact = 0;
     for (size_t i = 0; i < got.size(); ++i) {
       EXPECT_NEAR(got[i], want[i], 1e-4 * (1 + std::abs(want[i]))) << KvCacheFormatName(f) << i;

@@ -15,6 +15,32 @@
 namespace squeeze {
 namespace {
 
+// The contexts of the latency-vs-context curve (EvaluateOptions::context_curve); none when
+// it is not measured.
+absl::StatusOr<ContextCurveSettings> CurveSettings(const EvaluateOptions& o) {
+  ContextCurveSettings c;
+  c.threads = o.engine.threads;
+  c.isa = o.engine.isa;
+  if (o.context_curve == "none") {
+    c.contexts.clear();
+  } else if (o.context_curve == "auto") {
+    bool attention = false;
+    for (const std::string& spec : o.apply) {
+      absl::StatusOr<std::pair<std::string, ParamMap>> parsed = ParseApplySpec(spec);
+      const TechniqueInfo* info = parsed.ok() ? FindTechnique(parsed->first) : nullptr;
+      attention |= info && (info->family == "attention" || info->family == "kv_cache");
+    }
+    if (!attention || !o.measure_latency) c.contexts.clear();
+  } else {
+    absl::StatusOr<std::vector<int64_t>> list = ParseContexts(o.context_curve);
+    if (!list.ok()) {
+      return absl::InvalidArgumentError("context curve: " + std::string(list.status().message()));
+    }
+    c.contexts = *list;
+  }
+  return c;
+}
+
 class Run {
  public:
   Run(const EvaluateOptions& o, const EvaluateContext& ctx) : o_(o), ctx_(ctx) {}
@@ -81,6 +107,7 @@ class Run {
 
   absl::StatusOr<EvalReport> Go() {
     ASSIGN_OR_RETURN(Pipeline pipeline, MakePipeline(o_.apply));
+    ASSIGN_OR_RETURN(const ContextCurveSettings curve, CurveSettings(o_));
     RETURN_IF_ERROR(Stage("load"));
     ASSIGN_OR_RETURN(std::shared_ptr<const Model> loaded, Load(o_.model));
     // The copy shares the loaded storage; techniques replace tensors rather than write into
@@ -129,6 +156,8 @@ class Run {
     r.baseline_path = !o_.baseline.empty() ? o_.baseline : base ? o_.model : "";
     r.techniques = applied;
     r.config_summary = ConfigSummary(model.config);
+    r.attention = AttentionSummary(model.attention);
+    r.layer_shapes = LayerShapesSummary(model);
     r.size = MeasureSize(model, base.get());
 
     ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(model, o_.engine));
@@ -166,6 +195,13 @@ class Run {
       ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, o_.latency, tokens));
     }
     r.env = CaptureEnvironment(IsaName(engine->isa()), engine->threads());
+    if (!curve.contexts.empty()) {
+      RETURN_IF_ERROR(Stage("context curve"));
+      engine.reset();  // its caches would count in the curve's memory
+      Log(absl::StrFormat("context curve: %s (random prompts, %d decoded tokens each)",
+                          o_.context_curve, curve.generate));
+      ASSIGN_OR_RETURN(r.context_curve, MeasureContextCurve(model, curve));
+    }
     return r;
   }
 

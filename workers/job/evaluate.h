@@ -14,6 +14,7 @@
 #include "job/eval_cache.h"
 #include "measure/accuracy.h"
 #include "measure/baseline_cache.h"
+#include "measure/context_curve.h"
 #include "measure/latency.h"
 #include "measure/report.h"
 
@@ -33,6 +34,10 @@ struct EvaluateOptions {
   EvalSettings eval;
   bool measure_latency = true;
   LatencySettings latency;
+  // Latency and memory against context length (measure/context_curve.h): "auto" measures
+  // 256, 1k, 4k and 16k when latency is measured and a technique of the attention or
+  // kv_cache family is applied; "none"; or a list of contexts ("512,2k").
+  std::string context_curve = "auto";
   EngineOptions engine;  // threads and instruction set
 };
 

@@ -30,6 +30,8 @@ std::string FormatReportTable(const EvalReport& r) {
   o += "model\n";
   row("path", r.model_path);
   row("shape", r.config_summary);
+  if (!r.layer_shapes.empty()) row("layers", r.layer_shapes);
+  if (!r.attention.empty()) row("attention", r.attention);
   for (size_t i = 0; i < r.techniques.size(); ++i)
     row(absl::StrFormat("applied (%d of %d)", i + 1, r.techniques.size()), r.techniques[i]);
   if (!r.calibration.empty()) row("calibration", r.calibration);
@@ -51,6 +53,11 @@ std::string FormatReportTable(const EvalReport& r) {
     row("size / baseline", absl::StrFormat("%.4f", r.size.ratio_to_baseline));
   row("KV cache per token",
       absl::StrFormat("%s (%s)", Bytes(r.size.kv_bytes_per_token), r.size.kv_cache_format));
+  if (r.size.kv_max_positions > 0) {
+    row("KV cache bound",
+        absl::StrFormat("%d positions: %s at any context", r.size.kv_max_positions,
+                        Bytes(r.size.kv_max_positions * r.size.kv_bytes_per_token)));
+  }
   if (r.accuracy) {
     const AccuracyReport& a = *r.accuracy;
     o += absl::StrFormat("accuracy (%s, context %d, BOS + window, every token scored once)\n",
@@ -81,6 +88,18 @@ std::string FormatReportTable(const EvalReport& r) {
                         l.decode_ms_per_token.p90, 100 * l.decode_ms_per_token.cv));
     row("peak RSS", Bytes(l.peak_rss_bytes));
   }
+  if (!r.context_curve.empty()) {
+    o += "context length (random prompt, prefill then decode; KV cache and attention scratch as "
+         "allocated)\n";
+    o += absl::StrFormat("  %8s %12s %12s %12s %12s %12s  %s\n", "context", "prefill tok/s",
+                         "decode ms", "KV cache", "attn scratch", "peak RSS", "kernels");
+    for (const ContextPoint& p : r.context_curve) {
+      o += absl::StrFormat("  %8d %12.1f %12.3f %12s %12s %12s  %s / %s\n", p.context,
+                           p.prefill_tokens_per_s, p.decode_ms_per_token, Bytes(p.kv_cache_bytes),
+                           Bytes(p.attention_scratch_bytes), Bytes(p.peak_rss_bytes),
+                           p.kernel_prefill, p.kernel_decode);
+    }
+  }
   o += "environment\n";
   row("cpu", r.env.cpu);
   row("kernels",
@@ -91,7 +110,11 @@ std::string FormatReportTable(const EvalReport& r) {
 
 std::string FormatReportJson(const EvalReport& r) {
   nlohmann::json j;
-  j["model"] = {{"path", r.model_path}, {"hash", r.model_hash}, {"shape", r.config_summary}};
+  j["model"] = {{"path", r.model_path},
+                {"hash", r.model_hash},
+                {"shape", r.config_summary},
+                {"attention", r.attention}};
+  if (!r.layer_shapes.empty()) j["model"]["layers"] = r.layer_shapes;
   j["techniques"] = r.techniques;  // [] when measured as loaded
   if (!r.calibration.empty()) j["calibration"] = r.calibration;
   if (!r.baseline_path.empty()) j["baseline"] = {{"path", r.baseline_path}};
@@ -104,6 +127,7 @@ std::string FormatReportJson(const EvalReport& r) {
                {"layer_bits_per_weight", r.size.layer_bits_per_weight},
                {"kv_cache_format", r.size.kv_cache_format},
                {"kv_bytes_per_token", r.size.kv_bytes_per_token},
+               {"kv_max_positions", r.size.kv_max_positions},
                {"bytes_by_format", by_format}};
   if (r.size.ratio_to_baseline > 0) j["size"]["ratio_to_baseline"] = r.size.ratio_to_baseline;
   if (r.size.bytes_by_format.count("tf32")) j["size"]["emulated"] = {"tf32"};
@@ -143,6 +167,20 @@ std::string FormatReportJson(const EvalReport& r) {
                     {"decode_ms_per_token", StatsJson(l.decode_ms_per_token)},
                     {"kv_bytes_per_token", l.kv_bytes_per_token},
                     {"peak_rss_bytes", l.peak_rss_bytes}};
+  }
+  if (!r.context_curve.empty()) {
+    nlohmann::json curve = nlohmann::json::array();
+    for (const ContextPoint& p : r.context_curve) {
+      curve.push_back({{"context", p.context},
+                       {"prefill_tokens_per_s", p.prefill_tokens_per_s},
+                       {"decode_ms_per_token", p.decode_ms_per_token},
+                       {"kv_cache_bytes", p.kv_cache_bytes},
+                       {"attention_scratch_bytes", p.attention_scratch_bytes},
+                       {"peak_rss_bytes", p.peak_rss_bytes},
+                       {"kernel_prefill", p.kernel_prefill},
+                       {"kernel_decode", p.kernel_decode}});
+    }
+    j["context_curve"] = curve;
   }
   j["environment"] = {{"cpu", r.env.cpu},         {"isa", r.env.isa},
                       {"threads", r.env.threads}, {"online_cpus", r.env.online_cpus},

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "measure/accuracy.h"
+#include "measure/context_curve.h"
 #include "measure/environment.h"
 #include "measure/latency.h"
 #include "measure/size.h"
@@ -21,6 +22,8 @@ struct EvalReport {
   std::string text_hash;
   std::string tokenizer_path;
   std::string config_summary;  // "dim=64 layers=5 heads=8/4 vocab=512 ctx=512"
+  std::string attention;       // AttentionSummary of the model measured
+  std::string layer_shapes;    // per-layer heads / kv heads / FFN width when layers differ
   // Techniques applied to the loaded model, in order (each step's Describe(): canonical spec,
   // then what it did); empty when the model was measured as loaded.
   std::vector<std::string> techniques;
@@ -31,6 +34,9 @@ struct EvalReport {
   std::optional<AccuracyReport> accuracy;
   bool baseline_from_cache = false;
   std::optional<LatencyReport> latency;
+  // Latency and memory against context length (measured on the model as evaluated, random
+  // prompts; contexts may exceed the one it was trained for); empty when not measured.
+  std::vector<ContextPoint> context_curve;
   Environment env;
 };
 

@@ -34,10 +34,10 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
   }
   r.layer_bits_per_weight =
       r.layer_params ? 8.0 * double(r.layer_matrix_bytes) / double(r.layer_params) : 0.0;
-  const ModelConfig& c = model.config;
   r.kv_cache_format = KvCacheFormatName(model.kv_cache);
-  r.kv_bytes_per_token =
-      int64_t(c.n_layers) * 2 * c.n_kv_heads * KvRowBytes(model.kv_cache, c.head_dim());
+  r.kv_bytes_per_token = KvBytesPerPosition(model);
+  if (model.attention.window > 0)
+    r.kv_max_positions = int64_t(model.attention.sinks) + model.attention.window;
   if (baseline) {
     const SizeReport b = MeasureSize(*baseline, nullptr);
     r.ratio_to_baseline = b.bytes ? double(r.bytes) / double(b.bytes) : 0.0;

@@ -23,6 +23,9 @@ struct SizeReport {
   // The KV cache as the engine stores it for this model (the `kv_cache` technique changes it).
   std::string kv_cache_format;  // "f32", "int8", "fp8_e4m3"
   int64_t kv_bytes_per_token = 0;
+  // With a sliding window the cache stops growing at sinks + window positions; 0: it grows
+  // with the context.
+  int64_t kv_max_positions = 0;
   double ratio_to_baseline = 0;                    // bytes / baseline bytes; 0 without a baseline
   std::map<std::string, int64_t> bytes_by_format;  // format name -> matrix bytes
 };

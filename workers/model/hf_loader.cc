@@ -205,22 +205,24 @@ absl::StatusOr<Model> LoadHfModel(const std::string& dir) {
   Model m;
   m.config = c;
   m.source = dir;
+  // Per-layer sizes (structured pruning) and attention settings written by SaveHfModel.
+  RETURN_IF_ERROR(ParseModelExtras(config_text, config_path, &m));
   Builder b(ck, dir);
-  const int64_t q_dim = int64_t(c.n_heads) * c.head_dim(), kv_dim = c.kv_dim();
   RETURN_IF_ERROR(b.Matrix("model.embed_tokens.weight", c.vocab_size, c.dim, &m.embedding));
-  m.layers.resize(c.n_layers);
   for (int32_t i = 0; i < c.n_layers; ++i) {
     LayerWeights& l = m.layers[i];
     const std::string p = absl::StrCat("model.layers.", i, ".");
+    const LayerShape s = m.Shape(i);
+    const int64_t q_dim = s.q_dim(), kv_dim = s.kv_dim(), hidden = s.hidden_dim;
     RETURN_IF_ERROR(b.Vector(p + "input_layernorm.weight", c.dim, &l.attn_norm));
     RETURN_IF_ERROR(b.Matrix(p + "self_attn.q_proj.weight", q_dim, c.dim, &l.wq));
     RETURN_IF_ERROR(b.Matrix(p + "self_attn.k_proj.weight", kv_dim, c.dim, &l.wk));
     RETURN_IF_ERROR(b.Matrix(p + "self_attn.v_proj.weight", kv_dim, c.dim, &l.wv));
     RETURN_IF_ERROR(b.Matrix(p + "self_attn.o_proj.weight", c.dim, q_dim, &l.wo));
     RETURN_IF_ERROR(b.Vector(p + "post_attention_layernorm.weight", c.dim, &l.ffn_norm));
-    RETURN_IF_ERROR(b.Matrix(p + "mlp.gate_proj.weight", c.hidden_dim, c.dim, &l.w_gate));
-    RETURN_IF_ERROR(b.Matrix(p + "mlp.up_proj.weight", c.hidden_dim, c.dim, &l.w_up));
-    RETURN_IF_ERROR(b.Matrix(p + "mlp.down_proj.weight", c.dim, c.hidden_dim, &l.w_down));
+    RETURN_IF_ERROR(b.Matrix(p + "mlp.gate_proj.weight", hidden, c.dim, &l.w_gate));
+    RETURN_IF_ERROR(b.Matrix(p + "mlp.up_proj.weight", hidden, c.dim, &l.w_up));
+    RETURN_IF_ERROR(b.Matrix(p + "mlp.down_proj.weight", c.dim, hidden, &l.w_down));
   }
   RETURN_IF_ERROR(b.Vector("model.norm.weight", c.dim, &m.final_norm));
   // A tied model may still carry lm_head.weight (a copy of the embedding): it is not used.

@@ -96,8 +96,6 @@ absl::Status SaveHfModel(const Model& m, const std::string& dir) {
   }
   add_vector("model.norm.weight", m.final_norm);
   // The config says whether the classifier is tied; a separate lm_head is written only then.
-  ModelConfig config = m.config;
-  config.tied_embeddings = !m.lm_head.has_value();
   if (m.lm_head) RETURN_IF_ERROR(add_matrix("lm_head.weight", *m.lm_head));
 
   // Widest elements first, so that every tensor starts aligned to its element size and the
@@ -107,7 +105,7 @@ absl::Status SaveHfModel(const Model& m, const std::string& dir) {
   });
   const std::string st_path = (fs::path(dir) / "model.safetensors").string();
   RETURN_IF_ERROR(WriteSafetensors(st_path, tensors, {{"format", "pt"}}));
-  const std::string config_json = HfConfigJson(config);
+  const std::string config_json = HfConfigJsonFor(m);
   return WriteFileAtomic((fs::path(dir) / "config.json").string(), config_json.data(),
                          config_json.size());
 }

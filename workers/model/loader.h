@@ -26,6 +26,14 @@ absl::StatusOr<Model> LoadLlama2cModel(const std::string& path);
 // their current formats, F32/F16/BF16 only). Creates `dir` if needed.
 absl::Status SaveHfModel(const Model& m, const std::string& dir);
 
+// config.json for `m`: HfConfigJson of its config (tied_embeddings from whether it has a
+// separate classifier), plus "squeeze_layers" when layers have sizes of their own and
+// "squeeze_attention" when the attention settings are not the defaults.
+std::string HfConfigJsonFor(const Model& m);
+// Reads those two fields of config.json into m->layers (resized to config.n_layers) and
+// m->attention; absent fields leave the defaults. Errors name `origin` and the field.
+absl::Status ParseModelExtras(const std::string& config_text, const std::string& origin, Model* m);
+
 struct RandomModelOptions {
   ModelConfig config;
   WeightFormat format = WeightFormat::kF32;

@@ -163,8 +163,8 @@ class AwqTechnique : public Technique {
     ASSIGN_OR_RETURN(const WeightFormat format, LookUpFormat("awq", q_.format));
     ASSIGN_OR_RETURN(const IntGrid grid, IntGridFor(format));
     ThreadPool pool(ctx.threads);
-    const bool scale_wo = model.config.n_heads == model.config.n_kv_heads;
     for (int l = 0; l < model.config.n_layers; ++l) {
+      const bool scale_wo = model.Shape(l).one_kv_head_per_query_head();
       CollectOptions o;
       o.first_layer = o.last_layer = l;
       o.gram = true;

@@ -13,19 +13,28 @@
 
 namespace squeeze {
 
-TechniqueInfo PrecisionTechniqueInfo();    // precision.cc
-TechniqueInfo RtnTechniqueInfo();          // rtn.cc
-TechniqueInfo Nf4TechniqueInfo();          // bnb4.cc
-TechniqueInfo Fp4TechniqueInfo();          // bnb4.cc
-TechniqueInfo KvCacheTechniqueInfo();      // kv_cache.cc
-TechniqueInfo LlmInt8TechniqueInfo();      // llm_int8.cc
-TechniqueInfo SmoothQuantTechniqueInfo();  // smoothquant.cc
-TechniqueInfo GptqTechniqueInfo();         // gptq.cc
-TechniqueInfo AwqTechniqueInfo();          // awq.cc
-TechniqueInfo MagnitudeTechniqueInfo();    // prune.cc
-TechniqueInfo WandaTechniqueInfo();        // prune.cc
-TechniqueInfo NmSparseTechniqueInfo();     // prune.cc
-TechniqueInfo SparseGptTechniqueInfo();    // prune.cc
+TechniqueInfo PrecisionTechniqueInfo();        // precision.cc
+TechniqueInfo RtnTechniqueInfo();              // rtn.cc
+TechniqueInfo Nf4TechniqueInfo();              // bnb4.cc
+TechniqueInfo Fp4TechniqueInfo();              // bnb4.cc
+TechniqueInfo KvCacheTechniqueInfo();          // kv_cache.cc
+TechniqueInfo LlmInt8TechniqueInfo();          // llm_int8.cc
+TechniqueInfo SmoothQuantTechniqueInfo();      // smoothquant.cc
+TechniqueInfo GptqTechniqueInfo();             // gptq.cc
+TechniqueInfo AwqTechniqueInfo();              // awq.cc
+TechniqueInfo MagnitudeTechniqueInfo();        // prune.cc
+TechniqueInfo WandaTechniqueInfo();            // prune.cc
+TechniqueInfo NmSparseTechniqueInfo();         // prune.cc
+TechniqueInfo SparseGptTechniqueInfo();        // prune.cc
+TechniqueInfo GqaTechniqueInfo();              // attention_variants.cc
+TechniqueInfo MqaTechniqueInfo();              // attention_variants.cc
+TechniqueInfo SlidingWindowTechniqueInfo();    // attention_variants.cc
+TechniqueInfo SinksTechniqueInfo();            // attention_variants.cc
+TechniqueInfo BlockSparseTechniqueInfo();      // attention_variants.cc
+TechniqueInfo FlashTechniqueInfo();            // attention_variants.cc
+TechniqueInfo AttentionKernelTechniqueInfo();  // attention_variants.cc
+TechniqueInfo HeadPruneTechniqueInfo();        // structured_prune.cc
+TechniqueInfo FfnPruneTechniqueInfo();         // structured_prune.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum
@@ -64,6 +73,10 @@ std::vector<WeightTensor*> SiteMatrices(LayerWeights& layer, LinearSite site);
 absl::Status RejectSparseLayers(const Model& model, const std::string& technique);
 // Whether `f` is one of the N:M sparse formats.
 bool IsSparseFormat(WeightFormat f);
+// An error naming `technique` when a layer matrix has columns kept apart (llm_int8) or is
+// stored N:M sparse: the structural techniques (head_prune, ffn_prune, gqa) rebuild rows and
+// columns and would undo those layouts; they must come first in a pipeline.
+absl::Status RejectRepackedLayouts(const Model& model, const std::string& technique);
 
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
 // reference quantizer (round to nearest). The result owns its bytes.

@@ -20,6 +20,12 @@ const std::vector<TechniqueInfo>& AllTechniques() {
         KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo(),
         MagnitudeTechniqueInfo(), WandaTechniqueInfo(),   SparseGptTechniqueInfo(),
         NmSparseTechniqueInfo()};
+    // Attention variants and structured pruning.
+    for (TechniqueInfo (*info)() :
+         {GqaTechniqueInfo, MqaTechniqueInfo, SlidingWindowTechniqueInfo, SinksTechniqueInfo,
+          BlockSparseTechniqueInfo, FlashTechniqueInfo, AttentionKernelTechniqueInfo,
+          HeadPruneTechniqueInfo, FfnPruneTechniqueInfo})
+      v->push_back(info());
     std::sort(v->begin(), v->end(),
               [](const TechniqueInfo& a, const TechniqueInfo& b) { return a.name < b.name; });
     return v;

@@ -40,8 +40,8 @@ class SmoothQuantTechnique : public Technique {
     RETURN_IF_ERROR(RejectSparseLayers(model, "smoothquant"));
     ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<LayerStats>> stats,
                      LayerInputStats(model, ctx, "smoothquant"));
-    const bool smooth_wo = model.config.n_heads == model.config.n_kv_heads;
     for (int64_t l = 0; l < model.config.n_layers; ++l) {
+      const bool smooth_wo = model.Shape(l).one_kv_head_per_query_head();
       LayerWeights& w = model.layers[l];
       const LayerStats& st = (*stats)[l];
       Dense wq(w.wq), wk(w.wk), wv(w.wv), wo(w.wo), wg(w.w_gate), wu(w.w_up), wd(w.w_down);
