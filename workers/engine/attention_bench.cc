@@ -51,9 +51,9 @@ void Args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"kernel", "heads", "kv", "hd", "ctx", "n", "window"});
   for (int64_t k : {1, 2, 3}) {  // naive, rowwise, flash
     for (int64_t ctx : {256, 1024, 4096, 16384}) {
-      b->Args({k, 4, 4, 64, ctx, 1, 0});    // decode, multi-head
-      b->Args({k, 8, 2, 64, ctx, 1, 0});    // decode, 4 query heads per kv head
-      b->Args({k, 4, 4, 64, ctx, 128, 0});  // the last prefill batch of the context
+      b->Args({k, 4, 4, 64, ctx, 1, 0});     // decode, multi-head
+      b->Args({k, 8, 2, 64, ctx, 1, 0});     // decode, 4 query heads per kv head
+      b->Args({k, 4, 4, 64, ctx, 128, 0});   // the last prefill batch of the context
       b->Args({k, 4, 4, 64, ctx, 1, 1024});  // decode with a window of 1024
     }
     b->Args({k, 4, 4, 64, 8192, 8192, 0});  // an 8k prompt in one batch

@@ -326,12 +326,12 @@ absl::Status RejectRepackedLayouts(const Model& model, const std::string& techni
   for (int64_t l = 0; l < model.config.n_layers; ++l) {
     const LayerWeights& w = model.layers[l];
     for (const WeightTensor* t : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
-      const char* what = t->split() ? "has columns kept apart (llm_int8)"
+      const char* what = t->split()                    ? "has columns kept apart (llm_int8)"
                          : IsSparseFormat(t->format()) ? "is stored N:M sparse (nm_sparse)"
                                                        : nullptr;
       if (what) {
-        return absl::InvalidArgumentError(absl::StrCat(technique, ": layer ", l, " ", what,
-                                                       "; apply ", technique, " before it"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(technique, ": layer ", l, " ", what, "; apply ", technique, " before it"));
       }
     }
   }
