@@ -123,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(const Coordinat
     ho.listen = o.http_listen;
     ho.token = o.token;
     ho.cors_origin = o.cors_origin;
+    ho.web_root = o.web_root;
     absl::StatusOr<std::unique_ptr<HttpServer>> http =
         HttpServer::Create(ho, m.scheduler.get(), &m.metrics);
     if (!http.ok()) {

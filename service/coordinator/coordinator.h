@@ -24,6 +24,7 @@ struct CoordinatorOptions {
   bool allow_remote = false;      // without a token, refuse non-loopback addresses unless set
   std::string tls_cert, tls_key;  // PEM files: gRPC over TLS when both are given
   std::string cors_origin;        // the one browser origin allowed to read /api
+  std::string web_root;           // the built dashboard served at / (empty: none)
   int64_t lease_ms = 30000;
   int max_attempts = 3;
   int max_configurations = 100000;

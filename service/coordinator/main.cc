@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "service/coordinator/coordinator.h"
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
   app.add_option("--cors-origin", o.cors_origin,
                  "the one browser origin allowed to read /api (default: none)");
+  o.web_root = SQUEEZE_DEFAULT_WEB_ROOT;
+  app.add_option("--web-root", o.web_root,
+                 "the built dashboard (npm run build in web/), served at / (empty: none)")
+      ->capture_default_str();
   app.add_option("--lease-seconds", lease_s, "job lease without a heartbeat")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 86400.0));
@@ -70,6 +75,19 @@ int main(int argc, char** argv) {
                "%s%s\n",
                (*c)->grpc_port(), (*c)->http_port(), o.db_path.c_str(), o.data_root.c_str(),
                o.token.empty() ? "" : ", token required");
+  if ((*c)->http_port() != 0 && !o.web_root.empty()) {
+    std::error_code ec;
+    if (std::filesystem::exists(o.web_root + "/index.html", ec)) {
+      std::fprintf(stderr, "squeeze-coordinator: dashboard at http://%s:%d/\n",
+                   squeeze::IsLoopbackAddress(o.http_listen) ? "127.0.0.1" : "HOST",
+                   (*c)->http_port());
+    } else {
+      std::fprintf(stderr,
+                   "squeeze-coordinator: no dashboard: %s/index.html is missing (build it with "
+                   "scripts/build-web.sh)\n",
+                   o.web_root.c_str());
+    }
+  }
   if (!ports_file.empty()) {
     const std::string ports =
         absl::StrCat("{\"grpc\": ", (*c)->grpc_port(), ", \"http\": ", (*c)->http_port(), "}\n");

@@ -5,11 +5,15 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "service/http/static_files.h"
 #include "service/sweep/result_metrics.h"
+#include "techniques/registry.h"
 
 namespace squeeze {
 namespace {
@@ -105,15 +109,81 @@ class HealthHandler : public CivetHandler {
   }
 };
 
+std::string JsonString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  }
+  return out + "\"";
+}
+
+// {"techniques": [{"name", "family", "summary"}, ...]}: the dashboard colours by family.
+std::string TechniquesJson() {
+  std::string out = "{\"techniques\":[";
+  bool first = true;
+  for (const TechniqueInfo& t : AllTechniques()) {
+    absl::StrAppend(&out, first ? "" : ",", "{\"name\":", JsonString(t.name),
+                    ",\"family\":", JsonString(t.family), ",\"summary\":", JsonString(t.summary),
+                    "}");
+    first = false;
+  }
+  return out + "]}";
+}
+
+// The dashboard: files under web_root (see static_files.h); no token needed (the page holds
+// no data and asks for the token itself).
+class StaticHandler : public CivetHandler {
+ public:
+  explicit StaticHandler(std::string root) : root_(std::move(root)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    const mg_request_info* ri = mg_get_request_info(conn);
+    const std::string uri = ri->local_uri ? ri->local_uri : "";
+    absl::StatusOr<std::string> path = ResolveStaticPath(root_, uri);
+    if (!path.ok()) {
+      std::string body = std::string(path.status().message()) + "\n";
+      if (uri == "/" || uri == "/index.html") {
+        body = "the dashboard is not built: no index.html in the web root " + root_ +
+               " (build it with scripts/build-web.sh, or pass --web-root)\n";
+      }
+      Send(conn, 404, "text/plain; charset=utf-8", body);
+      return true;
+    }
+    std::ifstream in(*path, std::ios::binary);
+    std::ostringstream data;
+    data << in.rdbuf();
+    if (!in) {
+      Send(conn, 500, "text/plain; charset=utf-8", "cannot read " + uri + "\n");
+      return true;
+    }
+    Send(conn, 200, std::string(ContentTypeFor(*path)).c_str(), data.str(),
+         "X-Content-Type-Options: nosniff\r\n");
+    return true;
+  }
+
+ private:
+  const std::string root_;
+};
+
 class ApiHandler : public CivetHandler {
  public:
   ApiHandler(const HttpOptions& o, Scheduler* s) : o_(o), scheduler_(s) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
     const std::string cors = CorsHeaders(conn);
+    const char* auth = mg_get_header(conn, "Authorization");
+    const bool token_ok = o_.token.empty() || (auth && SameSecret(auth, "Bearer " + o_.token));
+    const mg_request_info* info = mg_get_request_info(conn);
+    if (info->local_uri && std::strcmp(info->local_uri, "/api/auth") == 0) {
+      // Lets the dashboard ask for a token before any request is refused (no 401 noise).
+      Send(conn, 200, "application/json",
+           absl::StrCat("{\"token_required\":", o_.token.empty() ? "false" : "true",
+                        ",\"token_ok\":", token_ok ? "true" : "false", "}\n"),
+           cors);
+      return true;
+    }
     if (!o_.token.empty()) {
-      const char* auth = mg_get_header(conn, "Authorization");
-      if (!auth || !SameSecret(auth, "Bearer " + o_.token)) {
+      if (!token_ok) {
         SendError(
             conn,
             absl::UnauthenticatedError("missing or wrong token (Authorization: Bearer TOKEN)"),
@@ -170,6 +240,7 @@ class ApiHandler : public CivetHandler {
       for (v1::Sweep& s : scheduler_->ListSweeps(limit)) *r.add_sweeps() = std::move(s);
       return ToJson(r);
     }
+    if (parts.size() == 2 && parts[1] == "techniques") return TechniquesJson();
     int64_t id = 0;
     if (parts.size() < 3 || parts[1] != "sweeps" || !absl::SimpleAtoi(parts[2], &id)) {
       return absl::NotFoundError("no such resource: " + uri);
@@ -218,7 +289,9 @@ struct HttpServer::Impl {
   MetricsHandler metrics;
   HealthHandler health;
   ApiHandler api;
-  Impl(const HttpOptions& o, Scheduler* s, ServiceMetrics* m) : metrics(m), api(o, s) {}
+  StaticHandler web;
+  Impl(const HttpOptions& o, Scheduler* s, ServiceMetrics* m)
+      : metrics(m), api(o, s), web(o.web_root) {}
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpOptions& o,
@@ -239,6 +312,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpOptions
   server.addHandler("/metrics", h->impl_->metrics);
   server.addHandler("/healthz", h->impl_->health);
   server.addHandler("/api", h->impl_->api);
+  // A pattern: civetweb tries exact and prefix handlers (/api, /metrics, ...) before it.
+  if (!o.web_root.empty()) server.addHandler("/**", h->impl_->web);
   const std::vector<int> ports = server.getListeningPorts();
   h->port_ = ports.empty() ? 0 : ports[0];
   return h;

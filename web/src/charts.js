@@ -21,6 +21,7 @@ const FAMILY_COLORS = {
   attention: '#9467bd',
   kv_cache: '#8c564b',
   training: '#e377c2',
+  distillation: '#e377c2',
   pipeline: '#ff7f0e',
 };
 const EXTRA = ['#17becf', '#bcbd22', '#7f7f7f', '#393b79', '#637939'];

@@ -41,7 +41,7 @@ export function scatterOption(s, visible, frontier, trajectories) {
       symbol: base ? 'diamond' : 'circle', symbolSize: base ? 18 : 10, z: base ? 4 : 3,
       itemStyle: { color: familyColor(family), opacity: 0.85,
         borderColor: base ? '#fff' : undefined, borderWidth: base ? 2 : 0 },
-      label: base ? { show: true, formatter: 'baseline', position: 'right', fontWeight: 'bold' } : undefined,
+      label: base ? { show: true, formatter: 'baseline', position: 'top', fontWeight: 'bold' } : undefined,
       emphasis: { scale: 1.6 },
     });
   }
@@ -58,8 +58,8 @@ export function scatterOption(s, visible, frontier, trajectories) {
     }).filter(Boolean);
     series.push({
       id: `trajectory:${i}`, name: `${t.label} (steps)`, type: 'line', data, z: 2,
-      symbol: 'triangle', symbolSize: 9, lineStyle: { color: familyColor('training'), width: 2 },
-      itemStyle: { color: familyColor('training') },
+      symbol: 'triangle', symbolSize: 9, lineStyle: { color: familyColor('distillation'), width: 2 },
+      itemStyle: { color: familyColor('distillation') },
       label: { show: true, formatter: (p) => `step ${p.data.step}`, position: 'top', fontSize: 10 },
       tooltip: { formatter: (p) => `${escapeHtml(t.label)} checkpoint at step ${p.data.step}` },
     });
