@@ -1,7 +1,7 @@
 // The dashboard in headless Chromium (playwright-core) against a real coordinator and worker
 // holding a finished sweep. Exit 0: passed; 77: skipped (chromium missing); 1: failed.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, env, findChromium, getJson, waitFor } from './harness.mjs';
 
@@ -50,9 +50,8 @@ const cluster = new Cluster('web');
 let browser;
 try {
   const c = await cluster.startCoordinator('coordinator');
-  cluster.startWorker('worker', c.grpc);
+  let worker = cluster.startWorker('worker', c.grpc);
   const file = join(cluster.dir, 'sweep.yaml');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(file, SWEEP(cluster.files));
   const sub = spawnSync(env('SQUEEZE_BIN'), ['submit', file, '--coordinator', c.grpc, '--watch'],
     { encoding: 'utf8', timeout: 240000 });
@@ -175,6 +174,25 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `no horizontal page scroll at phone width (${overflow} px)`);
   await page.screenshot({ path: join(artifacts, 'sweep-view-phone.png'), fullPage: false });
+
+  // Live updates: a sweep queued while no worker runs, then a worker starts; the open page
+  // follows it to the end without a reload.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  worker.kill('SIGTERM');
+  await waitFor('the worker to stop', () => worker.exitCode !== null || worker.signalCode !== null, 15000);
+  writeFileSync(file, SWEEP(cluster.files).replace('name: dashboard-test', 'name: live-test')
+    .replace(/configs:[\s\S]*/, 'configs:\n  - precision: {format: [f16, bf16]}\n  - rtn: {bits: 4, group: 32}\n'));
+  const sub2 = spawnSync(env('SQUEEZE_BIN'), ['submit', file, '--coordinator', c.grpc], { encoding: 'utf8' });
+  const id2 = (sub2.stderr.match(/sweep (\d+)/) || [])[1];
+  await page.goto(`${c.http}/#/sweeps/${id2}`);
+  await page.waitForSelector('#main[data-ready="true"]');
+  check((await page.textContent('.progress-line')).includes('0/4') && await page.isVisible('.meta .state.queued'),
+    `a queued sweep shows 0/4 and its state (${await page.textContent('.progress-line')})`);
+  worker = cluster.startWorker('worker2', c.grpc);
+  await page.waitForSelector('.meta .state.completed', { timeout: 60000 });
+  await page.waitForFunction(() => document.querySelectorAll('table.results tbody tr').length === 4);
+  check((await page.textContent('.progress-line')).includes('4/4') && await familyPoints() === 4,
+    'the page follows the sweep to its end: progress 4/4 and 4 points, no reload');
 
   // With a token: asked once, kept for the tab (a second coordinator on a copy of the file).
   const db2 = join(cluster.dir, 'token.db');
