@@ -1,12 +1,14 @@
 // `squeeze eval`: size, accuracy (against an optional baseline) and latency of one model.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "calibration/calibration.h"
 #include "engine/engine.h"
 #include "measure/baseline_cache.h"
 #include "measure/report.h"
+#include "model/loader.h"
 #include "service/cli/commands.h"
 #include "service/cli/common.h"
 #include "techniques/registry.h"
@@ -71,6 +73,76 @@ absl::StatusOr<LogProbs> BaselineLogProbs(const EvalArgs& a, const Model& base,
   return lp;
 }
 
+// --- Checkpoints written by training techniques (distill) -----------------------------------
+// Each checkpoint folder is measured as its own configuration (size, accuracy against the
+// same baseline, latency), one report per checkpoint.
+
+absl::StatusOr<std::vector<EvalReport>> MeasureCheckpoints(
+    const EvalArgs& a, const std::vector<CheckpointRecord>& checkpoints, const Model* base,
+    const EngineOptions& eo, const std::vector<int32_t>& tokens, int32_t bos,
+    const LogProbs* base_lp, const EvalReport& main) {
+  std::vector<EvalReport> out;
+  for (const CheckpointRecord& c : checkpoints) {
+    Log(a, absl::StrFormat("checkpoint: %s step %d (%s)", c.technique, c.step, c.path));
+    ASSIGN_OR_RETURN(Model m, LoadModel(c.path));
+    EvalReport r;
+    r.model_path = c.path;
+    r.model_hash = m.content_hash;
+    r.baseline_path = main.baseline_path;
+    r.text_path = main.text_path;
+    r.text_hash = main.text_hash;
+    r.tokenizer_path = main.tokenizer_path;
+    r.techniques = {absl::StrFormat("%s checkpoint at step %d", c.technique, c.step)};
+    r.config_summary = ConfigSummary(m.config);
+    r.size = MeasureSize(m, base);
+    ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(m, eo));
+    if (!tokens.empty()) {
+      ASSIGN_OR_RETURN(r.accuracy, MeasureAccuracy(*engine, tokens, a.eval, bos, base_lp));
+    }
+    if (!a.no_latency) ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, a.latency, tokens));
+    r.env = main.env;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// The report, then one row (table) or object (JSON "checkpoints") per checkpoint.
+std::string FormatWithCheckpoints(bool json, const EvalReport& main,
+                                  const std::vector<CheckpointRecord>& checkpoints,
+                                  const std::vector<EvalReport>& rows) {
+  if (json) {
+    nlohmann::json j = nlohmann::json::parse(FormatReportJson(main));
+    if (!rows.empty()) {
+      j["checkpoints"] = nlohmann::json::array();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        nlohmann::json c = nlohmann::json::parse(FormatReportJson(rows[i]));
+        c["step"] = checkpoints[i].step;
+        j["checkpoints"].push_back(std::move(c));
+      }
+    }
+    return j.dump(2) + "\n";
+  }
+  std::string o = FormatReportTable(main);
+  if (rows.empty()) return o;
+  o += "checkpoints (each measured like the model above, against the same baseline)\n";
+  o += absl::StrFormat("  %-6s %10s %12s %7s %11s %10s %7s %9s  %s\n", "step", "params", "bytes",
+                       "bits/w", "perplexity", "KLD mean", "top-1", "ms/token", "path");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const EvalReport& r = rows[i];
+    const bool acc = r.accuracy.has_value(), lat = r.latency.has_value();
+    o += absl::StrFormat(
+        "  %-6d %10d %12d %7.3f %11s %10s %7s %9s  %s\n", checkpoints[i].step, r.size.params,
+        r.size.bytes, r.size.bits_per_weight,
+        acc ? absl::StrFormat("%.4f", r.accuracy->perplexity) : "-",
+        acc && r.accuracy->has_baseline ? absl::StrFormat("%.6f", r.accuracy->kld.mean) : "-",
+        acc && r.accuracy->has_baseline
+            ? absl::StrFormat("%.2f%%", 100 * r.accuracy->top1_agreement)
+            : "-",
+        lat ? absl::StrFormat("%.3f", r.latency->decode_ms_per_token.median) : "-", r.model_path);
+  }
+  return o;
+}
+
 absl::Status RunEval(const EvalArgs& a) {
   if (a.text.empty() && a.no_latency)
     return absl::InvalidArgumentError("nothing to measure: give --text and/or drop --no-latency");
@@ -113,6 +185,18 @@ absl::Status RunEval(const EvalArgs& a) {
   ctx.stats = &stats;
   ctx.threads = eo.threads;
   ctx.isa = eo.isa;
+  // Training techniques: the evaluation's tokenizer for their text, the loaded model as the
+  // original, and the checkpoints they write (measured after the model below).
+  std::vector<CheckpointRecord> checkpoints;
+  const Model original = model;
+  std::unique_ptr<Tokenizer> technique_tok;
+  if (!a.apply.empty()) {
+    if (auto t = LoadTokenizerFor(a.tokenizer, model, nullptr); t.ok())
+      technique_tok = *std::move(t);
+    ctx.tokenizer = technique_tok.get();
+    ctx.original = &original;
+    ctx.checkpoints = &checkpoints;
+  }
   std::optional<Model> base;
   std::vector<std::string> applied;
   if (!a.apply.empty()) {
@@ -142,6 +226,8 @@ absl::Status RunEval(const EvalArgs& a) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(model, eo));
   std::vector<int32_t> tokens;
+  std::optional<LogProbs> base_lp;
+  int32_t bos = -1;
   if (!a.text.empty()) {
     ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok,
                      LoadTokenizerFor(a.tokenizer, model, &r.tokenizer_path));
@@ -149,7 +235,7 @@ absl::Status RunEval(const EvalArgs& a) {
     r.text_path = a.text;
     r.text_hash = HashHex(text);
     tokens = tok->Encode(text, /*add_bos=*/false);
-    const int32_t bos = tok->bos_id();
+    bos = tok->bos_id();
     const int64_t used = a.eval.max_tokens > 0 ? std::min<int64_t>(a.eval.max_tokens, tokens.size())
                                                : int64_t(tokens.size());
     if (used * int64_t(model.config.vocab_size) * 4 > (int64_t(3) << 30)) {
@@ -158,7 +244,6 @@ absl::Status RunEval(const EvalArgs& a) {
           "pass a smaller --max-tokens",
           used, model.config.vocab_size));
     }
-    std::optional<LogProbs> base_lp;
     if (base) {
       ASSIGN_OR_RETURN(base_lp,
                        BaselineLogProbs(a, *base, eo, tokens, bos, &r.baseline_from_cache));
@@ -173,8 +258,12 @@ absl::Status RunEval(const EvalArgs& a) {
     ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, a.latency, tokens));
   }
   r.env = CaptureEnvironment(IsaName(engine->isa()), engine->threads());
-  const std::string out = a.json ? FormatReportJson(r) + "\n" : FormatReportTable(r);
-  std::fputs(out.c_str(), stdout);
+  std::vector<EvalReport> rows;
+  if (!checkpoints.empty()) {
+    ASSIGN_OR_RETURN(rows, MeasureCheckpoints(a, checkpoints, base ? &*base : nullptr, eo, tokens,
+                                              bos, base_lp ? &*base_lp : nullptr, r));
+  }
+  std::fputs(FormatWithCheckpoints(a.json, r, checkpoints, rows).c_str(), stdout);
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   squeeze::cli::AddMakeModelCommand(app, &exit_code);
   squeeze::cli::AddBenchCommand(app, &exit_code);
   squeeze::cli::AddTechniquesCommand(app, &exit_code);
+  squeeze::cli::AddTrainCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

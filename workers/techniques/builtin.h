@@ -21,6 +21,9 @@ TechniqueInfo LlmInt8TechniqueInfo();      // llm_int8.cc
 TechniqueInfo SmoothQuantTechniqueInfo();  // smoothquant.cc
 TechniqueInfo GptqTechniqueInfo();         // gptq.cc
 TechniqueInfo AwqTechniqueInfo();          // awq.cc
+TechniqueInfo DistillTechniqueInfo();      // distill.cc
+TechniqueInfo QatTechniqueInfo();          // qat.cc
+TechniqueInfo FinetuneTechniqueInfo();     // finetune.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum

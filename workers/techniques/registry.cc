@@ -17,7 +17,8 @@ const std::vector<TechniqueInfo>& AllTechniques() {
     auto* v = new std::vector<TechniqueInfo>{
         PrecisionTechniqueInfo(), RtnTechniqueInfo(),     Nf4TechniqueInfo(),
         Fp4TechniqueInfo(),       GptqTechniqueInfo(),    AwqTechniqueInfo(),
-        KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo()};
+        KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo(),
+        DistillTechniqueInfo(),   QatTechniqueInfo(),     FinetuneTechniqueInfo()};
     std::sort(v->begin(), v->end(),
               [](const TechniqueInfo& a, const TechniqueInfo& b) { return a.name < b.name; });
     return v;
