@@ -99,7 +99,9 @@ absl::StatusOr<std::vector<EvalReport>> MeasureCheckpoints(
     if (!tokens.empty()) {
       ASSIGN_OR_RETURN(r.accuracy, MeasureAccuracy(*engine, tokens, a.eval, bos, base_lp));
     }
-    if (!a.no_latency) ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, a.latency, tokens));
+    if (!a.no_latency) {
+      ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, a.latency, tokens));
+    }
     r.env = main.env;
     out.push_back(std::move(r));
   }

@@ -19,20 +19,6 @@
 namespace squeeze {
 namespace {
 
-// Writes the value every weight takes on the grid (rows independent; groups along a row).
-void FakeQuantize(const IntGrid& g, const float* w, float* out, int64_t rows, int64_t cols) {
-  const int64_t group = g.group == 0 ? cols : g.group;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c0 = 0; c0 < cols; c0 += group) {
-      const int64_t n = std::min(group, cols - c0);
-      const float* src = w + r * cols + c0;
-      const GroupScale s = ComputeGroupScale(g, src, n);
-      for (int64_t k = 0; k < n; ++k)
-        out[r * cols + c0 + k] = CodeValue(s, QuantizeToCode(g, s, src[k]));
-    }
-  }
-}
-
 class QatTechnique : public Technique {
  public:
   QatTechnique(std::string spec, IntQuant q, TrainingRun run, bool kd)
@@ -52,7 +38,7 @@ class QatTechnique : public Technique {
     Trainer trainer(layout, std::move(params), {&pool, ctx.isa},
                     MakeTrainerOptions(run_, model.config.max_seq_len));
     trainer.SetWeightTransform([grid](const float* w, float* out, int64_t rows, int64_t cols) {
-      FakeQuantize(grid, w, out, rows, cols);
+      for (int64_t r = 0; r < rows; ++r) FakeQuantizeRow(grid, w + r * cols, out + r * cols, cols);
     });
     if (kd_) trainer.SetTeacher(EngineTeacher(*engine), {1.0f, 1.0f});
     RETURN_IF_ERROR(trainer.Run(tokens, {}));

@@ -27,17 +27,20 @@ LossValue ForEachRow(const TrainOps& ops, const int32_t* targets, int64_t n, int
   for (int64_t i = 0; i < n; ++i) out.count += targets[i] >= 0;
   const double inv = out.count > 0 ? 1.0 / double(out.count) : 0.0;
   std::vector<double> loss(n), ce(n), kl(n);
-  ForRange(ops, n, [&](int64_t b, int64_t e) {
-    std::vector<double> scratch(2 * vocab);
-    for (int64_t i = b; i < e; ++i) {
-      Real* d = dlogits + i * vocab;
-      if (targets[i] < 0) {
-        std::fill(d, d + vocab, Real(0));
-        continue;
-      }
-      row(i, inv, scratch.data(), d, &loss[i], &ce[i], &kl[i]);
-    }
-  });
+  ForRange(
+      ops, n,
+      [&](int64_t b, int64_t e) {
+        std::vector<double> scratch(2 * vocab);
+        for (int64_t i = b; i < e; ++i) {
+          Real* d = dlogits + i * vocab;
+          if (targets[i] < 0) {
+            std::fill(d, d + vocab, Real(0));
+            continue;
+          }
+          row(i, inv, scratch.data(), d, &loss[i], &ce[i], &kl[i]);
+        }
+      },
+      1, 30 * vocab);
   for (int64_t i = 0; i < n; ++i) {
     out.loss += loss[i] * inv;
     out.ce += ce[i] * inv;

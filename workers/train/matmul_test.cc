@@ -69,6 +69,27 @@ INSTANTIATE_TEST_SUITE_P(Shapes, TrainMatmulTest,
                                            std::make_tuple(100, 130, 70),
                                            std::make_tuple(200, 64, 96)));
 
+TEST(TrainMatmulTest, GeneralProductReadsStridedViews) {
+  // A (M x K) stored with padded rows (a_row = K + 3) and as a transposed view (a_row = 1),
+  // C with a leading dimension wider than N; shapes off the 6 x 16 tiles and the 256 K block.
+  const int64_t M = 17, N = 37, K = 300, lda = K + 3, ldc = N + 5;
+  ThreadPool pool(2);
+  const std::vector<float> a = Random(M * lda, 11), at = Random(K * M, 12), b = Random(K * N, 13);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    for (bool acc : {false, true}) {
+      std::vector<float> c = Random(M * ldc, 14), c_ref = c;
+      Gemm({&pool, isa}, a.data(), lda, 1, b.data(), N, c.data(), ldc, M, N, K, acc);
+      Gemm_ref(a.data(), lda, int64_t(1), b.data(), N, c_ref.data(), ldc, M, N, K, acc);
+      EXPECT_LT(Nmse(c, c_ref), 1e-10);
+      c = c_ref = Random(M * ldc, 15);
+      Gemm({&pool, isa}, at.data(), 1, M, b.data(), N, c.data(), ldc, M, N, K, acc);
+      Gemm_ref(at.data(), int64_t(1), M, b.data(), N, c_ref.data(), ldc, M, N, K, acc);
+      EXPECT_LT(Nmse(c, c_ref), 1e-10);
+    }
+  }
+}
+
 TEST(TrainMatmulTest, TransposeIsExact) {
   ThreadPool pool(2);
   const std::vector<float> a = Random(37 * 70, 9);

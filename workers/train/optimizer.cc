@@ -45,7 +45,7 @@ double AdamW::Step(const TrainOps& ops, float* params, float* grads, double lr) 
             params[i] = params[i] * decay - float(lr) * mh / (std::sqrt(vh) + float(opts_.eps));
           }
         },
-        4096);
+        4096, 12);
   }
   return norm;
 }
