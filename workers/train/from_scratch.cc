@@ -41,7 +41,7 @@ std::vector<int32_t> Tokens(const Tokenizer& tok, const std::string& text) {
 
 absl::StatusOr<ScratchPreset> FindPreset(const std::string& name) {
   // tiny: 1.8M parameters (0.2M of them the embedding); small: 11M.
-  if (name == "tiny") return Preset("tiny", 192, 512, 4, 6, 2, 1024, 1200, 16, 128, 2e-3);
+  if (name == "tiny") return Preset("tiny", 192, 512, 4, 6, 2, 1024, 400, 16, 128, 2e-3);
   if (name == "small") return Preset("small", 384, 1024, 6, 6, 2, 4096, 3000, 16, 256, 1e-3);
   return absl::InvalidArgumentError(absl::StrCat("preset ", name, " is not one of tiny, small"));
 }
