@@ -20,12 +20,6 @@
 namespace squeeze {
 namespace {
 
-EngineOptions ThreadsOnly(int threads) {
-  EngineOptions o;
-  o.threads = threads;
-  return o;
-}
-
 using ::testing::HasSubstr;
 
 std::string MakeError(const std::string& spec) {
@@ -73,8 +67,8 @@ double KldOnHeldOutHalf(const Model& base, const Model& model, const Tokenizer& 
   s.context = 128;
   s.max_tokens = 6000;
   const std::vector<int32_t> tokens = tok.Encode(held_out, false);
-  auto eb = Engine::Create(base, ThreadsOnly(2));
-  auto em = Engine::Create(model, ThreadsOnly(2));
+  auto eb = Engine::Create(base);
+  auto em = Engine::Create(model);
   EXPECT_TRUE(eb.ok() && em.ok());
   auto lb = ComputeLogProbs(**eb, tokens, s, tok.bos_id());
   auto lm = ComputeLogProbs(**em, tokens, s, tok.bos_id());

@@ -15,12 +15,6 @@
 namespace squeeze {
 namespace {
 
-EngineOptions ThreadsOnly(int threads) {
-  EngineOptions o;
-  o.threads = threads;
-  return o;
-}
-
 // Max |training logits - engine logits| over B windows of T tokens, and max |engine logit|.
 std::pair<double, double> CompareWithEngine(const Model& model, int64_t B, int64_t T) {
   const ParamLayout layout = ParamLayout::For(model.config);
@@ -32,7 +26,7 @@ std::pair<double, double> CompareWithEngine(const Model& model, int64_t B, int64
   std::vector<int32_t> tokens(size_t(B * T));
   for (int32_t& t : tokens) t = int32_t(rng.Below(uint64_t(model.config.vocab_size)));
   const float* logits = grad.Forward(params.data(), tokens.data(), B, T);
-  auto engine = Engine::Create(model, ThreadsOnly(2));
+  auto engine = Engine::Create(model);
   EXPECT_TRUE(engine.ok()) << engine.status();
   const int64_t V = model.config.vocab_size;
   std::vector<float> ref(size_t(T * V));

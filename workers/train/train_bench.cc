@@ -22,14 +22,18 @@
 namespace squeeze {
 namespace {
 
-double ProcessCpuSeconds() {
+double CpuSeconds(clockid_t clock) {
   timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(clock, &ts);
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
+double ProcessCpuSeconds() {
+  return CpuSeconds(CLOCK_PROCESS_CPUTIME_ID);
+}
 
-// F32 gemm FLOP/s of the engine's kernel on one thread (best of 5), at the shape kernels_bench
-// reports for in-cache matrices (288 x 768, 16 tokens).
+// F32 gemm FLOP/s of the engine's kernel per second of this thread's CPU time (best of 5, so
+// a busy machine does not lower it), at the shape kernels_bench reports for in-cache
+// matrices (288 x 768, 16 tokens).
 double GemmRate() {
   static const double rate = [] {
     const Isa isa = ActiveIsa();
@@ -38,10 +42,10 @@ double GemmRate() {
     const MatmulKernels& k = GetMatmulKernels(WeightFormat::kF32, isa);
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
+      const double t0 = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
       for (int i = 0; i < 200; ++i)
         k.gemm(w.data(), cols * 4, x.data(), n, y.data(), rows, rows, cols);
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double s = CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - t0;
       best = std::max(best, 200.0 * 2 * rows * cols * n / s);
     }
     benchmark::DoNotOptimize(y.data());

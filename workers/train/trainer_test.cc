@@ -18,12 +18,6 @@
 namespace squeeze {
 namespace {
 
-EngineOptions ThreadsOnly(int threads) {
-  EngineOptions o;
-  o.threads = threads;
-  return o;
-}
-
 ModelConfig Small(int vocab) {
   ModelConfig c;
   c.dim = 32, c.hidden_dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2;
@@ -94,7 +88,7 @@ TEST(TrainerTest, DistilledStudentKlFallsAcrossCheckpoints) {
   to.config.dim = 48, to.config.hidden_dim = 96, to.config.tied_embeddings = false;
   Model teacher = MakeRandomModel(to);
   for (float& g : teacher.final_norm) g *= 4.0f;
-  auto engine = Engine::Create(teacher, ThreadsOnly(1));
+  auto engine = Engine::Create(teacher);
   ASSERT_TRUE(engine.ok());
   const ParamLayout layout = ParamLayout::For(Small(40));
   std::vector<float> p(size_t(layout.total));
