@@ -108,7 +108,7 @@ TEST(TrainTechniquesTest, Qat3BitBeatsRtn3BitOnStories260K) {
   ctx.tokenizer = tok->get();
   Model rtn = *base, qat = *base;
   auto p_rtn = MakePipeline({"rtn:bits=3,group=32"});
-  auto p_qat = MakePipeline({"qat:bits=3,group=32,steps=150,text=" + halves.train_path});
+  auto p_qat = MakePipeline({"qat:bits=3,group=32,steps=60,text=" + halves.train_path});
   ASSERT_TRUE(p_rtn.ok() && p_qat.ok());
   ASSERT_TRUE(ApplyPipeline(*p_rtn, rtn, ctx).ok());
   absl::StatusOr<std::vector<std::string>> applied = ApplyPipeline(*p_qat, qat, ctx);
