@@ -3,7 +3,7 @@
 # `squeeze eval` against the unmodified model on the second half of
 # tinystories-valid-100.noeot.txt (by lines); techniques that train on a file get the first
 # half, so nothing is scored on text it was trained on (text=teacher: sampled from the model).
-# Usage: scripts/training-table.sh [path/to/squeeze]   (after scripts/build.sh; ~10 minutes)
+# Usage: scripts/training-table.sh [path/to/squeeze]   (after scripts/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/stories-halves.sh
