@@ -13,6 +13,7 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_gemv.h"
 #include "cuda/cuda_ops.h"
+#include "util/status_macros.h"
 
 namespace squeeze {
 
@@ -112,43 +113,36 @@ absl::StatusOr<std::unique_ptr<CudaEngine>> CudaEngine::Create(const Model& mode
     b.bytes += int64_t(m.bytes.size());
     max_scratch = std::max(max_scratch, CudaGemvScratchBytes(m.format, m.cols));
   };
-#define SQUEEZE_ASSIGN(lhs, expr)     \
-  do {                                \
-    auto r_ = (expr);                 \
-    if (!r_.ok()) return r_.status(); \
-    lhs = std::move(*r_);             \
-  } while (0)
-
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = model.layers[l];
     Buffers::Layer L;
     L.shape = model.Shape(l);
     const std::string p = absl::StrCat("layer ", l, " ");
-    SQUEEZE_ASSIGN(L.attn_norm, Upload(w.attn_norm.data(), w.attn_norm.size() * sizeof(float)));
-    SQUEEZE_ASSIGN(L.ffn_norm, Upload(w.ffn_norm.data(), w.ffn_norm.size() * sizeof(float)));
-    SQUEEZE_ASSIGN(L.kv_head_of,
-                   Upload(L.shape.kv_head_of.data(), L.shape.kv_head_of.size() * sizeof(int32_t)));
-    SQUEEZE_ASSIGN(L.wq, UploadMatrix(w.wq, p + "wq"));
-    SQUEEZE_ASSIGN(L.wk, UploadMatrix(w.wk, p + "wk"));
-    SQUEEZE_ASSIGN(L.wv, UploadMatrix(w.wv, p + "wv"));
-    SQUEEZE_ASSIGN(L.wo, UploadMatrix(w.wo, p + "wo"));
-    SQUEEZE_ASSIGN(L.w_gate, UploadMatrix(w.w_gate, p + "w_gate"));
-    SQUEEZE_ASSIGN(L.w_up, UploadMatrix(w.w_up, p + "w_up"));
-    SQUEEZE_ASSIGN(L.w_down, UploadMatrix(w.w_down, p + "w_down"));
+    ASSIGN_OR_RETURN(L.attn_norm, Upload(w.attn_norm.data(), w.attn_norm.size() * sizeof(float)));
+    ASSIGN_OR_RETURN(L.ffn_norm, Upload(w.ffn_norm.data(), w.ffn_norm.size() * sizeof(float)));
+    ASSIGN_OR_RETURN(L.kv_head_of, Upload(L.shape.kv_head_of.data(),
+                                          L.shape.kv_head_of.size() * sizeof(int32_t)));
+    ASSIGN_OR_RETURN(L.wq, UploadMatrix(w.wq, p + "wq"));
+    ASSIGN_OR_RETURN(L.wk, UploadMatrix(w.wk, p + "wk"));
+    ASSIGN_OR_RETURN(L.wv, UploadMatrix(w.wv, p + "wv"));
+    ASSIGN_OR_RETURN(L.wo, UploadMatrix(w.wo, p + "wo"));
+    ASSIGN_OR_RETURN(L.w_gate, UploadMatrix(w.w_gate, p + "w_gate"));
+    ASSIGN_OR_RETURN(L.w_up, UploadMatrix(w.w_up, p + "w_up"));
+    ASSIGN_OR_RETURN(L.w_down, UploadMatrix(w.w_down, p + "w_down"));
     for (const DeviceMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
       note(*m);
     }
     const int64_t cache = int64_t(max_context) * L.shape.kv_dim();
-    SQUEEZE_ASSIGN(L.k_cache, Floats(cache));
-    SQUEEZE_ASSIGN(L.v_cache, Floats(cache));
+    ASSIGN_OR_RETURN(L.k_cache, Floats(cache));
+    ASSIGN_OR_RETURN(L.v_cache, Floats(cache));
     b.bytes += 2 * cache * int64_t(sizeof(float)) + 2 * dim * int64_t(sizeof(float));
     max_q = std::max(max_q, L.shape.q_dim());
     max_hidden = std::max<int64_t>(max_hidden, L.shape.hidden_dim);
     b.layers.push_back(std::move(L));
   }
-  SQUEEZE_ASSIGN(b.final_norm,
-                 Upload(model.final_norm.data(), model.final_norm.size() * sizeof(float)));
-  SQUEEZE_ASSIGN(b.classifier, UploadMatrix(model.classifier(), "classifier"));
+  ASSIGN_OR_RETURN(b.final_norm,
+                   Upload(model.final_norm.data(), model.final_norm.size() * sizeof(float)));
+  ASSIGN_OR_RETURN(b.classifier, UploadMatrix(model.classifier(), "classifier"));
   note(b.classifier);
 
   // RoPE tables computed exactly as the CPU engine does (double angles rounded to float).
@@ -161,17 +155,16 @@ absl::StatusOr<std::unique_ptr<CudaEngine>> CudaEngine::Create(const Model& mode
       sn[pos * half + i] = float(std::sin(angle));
     }
   }
-  SQUEEZE_ASSIGN(b.rope_cos, Upload(cs.data(), cs.size() * sizeof(float)));
-  SQUEEZE_ASSIGN(b.rope_sin, Upload(sn.data(), sn.size() * sizeof(float)));
-  SQUEEZE_ASSIGN(b.x, Floats(dim));
-  SQUEEZE_ASSIGN(b.xb, Floats(dim));
-  SQUEEZE_ASSIGN(b.q, Floats(max_q));
-  SQUEEZE_ASSIGN(b.att, Floats(max_q));
-  SQUEEZE_ASSIGN(b.hb, Floats(max_hidden));
-  SQUEEZE_ASSIGN(b.hb2, Floats(max_hidden));
-  SQUEEZE_ASSIGN(b.logits, Floats(c.vocab_size));
-  SQUEEZE_ASSIGN(b.scratch, DeviceBuffer::Create(size_t(std::max<int64_t>(max_scratch, 16))));
-#undef SQUEEZE_ASSIGN
+  ASSIGN_OR_RETURN(b.rope_cos, Upload(cs.data(), cs.size() * sizeof(float)));
+  ASSIGN_OR_RETURN(b.rope_sin, Upload(sn.data(), sn.size() * sizeof(float)));
+  ASSIGN_OR_RETURN(b.x, Floats(dim));
+  ASSIGN_OR_RETURN(b.xb, Floats(dim));
+  ASSIGN_OR_RETURN(b.q, Floats(max_q));
+  ASSIGN_OR_RETURN(b.att, Floats(max_q));
+  ASSIGN_OR_RETURN(b.hb, Floats(max_hidden));
+  ASSIGN_OR_RETURN(b.hb2, Floats(max_hidden));
+  ASSIGN_OR_RETURN(b.logits, Floats(c.vocab_size));
+  ASSIGN_OR_RETURN(b.scratch, DeviceBuffer::Create(size_t(std::max<int64_t>(max_scratch, 16))));
   b.bytes += int64_t(b.rope_cos.size() + b.rope_sin.size() + b.x.size() + b.xb.size() + b.q.size() +
                      b.att.size() + b.hb.size() + b.hb2.size() + b.logits.size() +
                      b.scratch.size() + b.final_norm.size());

@@ -51,7 +51,7 @@ void ExpectSameAsCpu(const Model& model, int generate) {
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   auto gpu = CudaEngine::Create(model);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
-  RecordProperty("gpu_bytes", std::to_string((*gpu)->device_bytes()));
+  ::testing::Test::RecordProperty("gpu_bytes", std::to_string((*gpu)->device_bytes()));
   const int64_t vocab = model.config.vocab_size;
   std::vector<float> want(vocab), got(vocab);
   std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 290, 265, 261, 345, 270, 297, 471};

@@ -26,7 +26,7 @@ absl::StatusOr<CudaLatencyReport> MeasureCudaLatency(CudaEngine& engine,
   }
   absl::StatusOr<CudaEventTimer> timer = CudaEventTimer::Create();
   if (!timer.ok()) return timer.status();
-  std::vector<float> logits(size_t(vocab_size));
+  std::vector<float> logits(static_cast<size_t>(vocab_size));
   std::vector<double> prefill_ms, prefill_tps, decode_ms;
   for (int run = 0; run < settings.warmup + settings.repeats; ++run) {
     const bool record = run >= settings.warmup;
