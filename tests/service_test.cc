@@ -195,8 +195,9 @@ configs:
     EXPECT_GT(results[k]["metrics"]["kld_mean"].get<double>(), 0.0);
     EXPECT_GT(results[k]["metrics"]["decode_ms_per_token"].get<double>(), 0.0);
   }
-  const auto stored = c.Query("SELECT step FROM checkpoint_results WHERE sweep_id = " +
-                              std::to_string(id) + " ORDER BY step");
+  const auto stored =
+      c.Query("SELECT step FROM checkpoint_results WHERE sweep_id = " + std::to_string(id) +
+              " ORDER BY step");
   ASSERT_EQ(stored.size(), 2u);
   EXPECT_EQ(stored[1][0], "20");
   const CmdResult csv = c.Squeeze("results " + std::to_string(id) + " --format csv", true);
