@@ -6,19 +6,7 @@
 # Usage: scripts/accuracy-table.sh [path/to/squeeze]   (after scripts/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sq=${1:-build/service/cli/squeeze}
-assets=${SQUEEZE_ASSETS:-../shared/assets}
-model=$assets/models/stories260K/stories260K.bin
-text=$assets/text/tinystories-valid-100.noeot.txt
-for f in "$sq" "$model" "$text"; do
-  [ -e "$f" ] || { echo "accuracy-table: $f not found" >&2; exit 1; }
-done
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-lines=$(wc -l <"$text")
-head -n $((lines / 2)) "$text" >"$work/calib.txt"
-tail -n +$((lines / 2 + 1)) "$text" >"$work/eval.txt"
+source scripts/stories-halves.sh
 
 specs=(
   "precision:format=f32"

@@ -370,3 +370,85 @@ TEST(CliTest, AttentionVariantsAndPruningReportTheirCurveAndShapes) {
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("\"zero\""), std::string::npos) << bad.out;
 }
+
+// --- squeeze train and the training techniques --------------------------------------------
+
+// The number after `label` in the output ("perplexity    3.21 (unigram ...").
+double NumberAfter(const std::string& out, const std::string& label) {
+  const size_t at = out.find(label);
+  if (at == std::string::npos) return -1;
+  return std::stod(out.substr(at + label.size()));
+}
+
+TEST(CliTest, TrainMakesAModelThatEvalLoadsAndThatBeatsUnigram) {
+  const std::string dir = squeeze::testing::TempDir("cli-train") + "/m";
+  // A short run on the built-in stories: a small vocabulary and batch keep it to seconds.
+  const CmdResult r =
+      SqueezeStdout("train --out " + dir + " --steps 80 --vocab 320 --batch 8 --seq 64 --lr 0.005");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const double ppl = NumberAfter(r.out, "perplexity");
+  const double unigram = NumberAfter(r.out, "unigram baseline");
+  EXPECT_GT(ppl, 1.0) << r.out;
+  EXPECT_LT(ppl, 0.5 * unigram) << r.out;
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "valid.txt"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  // squeeze eval finds the tokenizer in the folder and, with the same settings as the final
+  // measurement of train (context capped at the model's 64, 20000 tokens), the same figure.
+  const CmdResult e = SqueezeStdout("eval --model " + dir + " --text " + dir +
+                                    "/valid.txt --max-tokens 20000 --no-latency --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  const nlohmann::json j = nlohmann::json::parse(e.out);
+  EXPECT_NEAR(j["accuracy"]["perplexity"].get<double>(), ppl, 1e-3 * ppl);
+  // A corrupted checkpoint is refused with the file named.
+  std::filesystem::resize_file(dir + "/model.safetensors", 100);
+  const CmdResult bad =
+      Squeeze("eval --model " + dir + " --no-latency --text " + dir + "/valid.txt");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("model.safetensors"), std::string::npos) << bad.out;
+}
+
+TEST(CliTest, TrainOnAFileWithBytesAndBadArguments) {
+  const std::string dir = squeeze::testing::TempDir("cli-train-text");
+  {
+    std::ofstream t(dir + "/t.txt");
+    for (int i = 0; i < 400; ++i) t << "The cat sat on the mat number " << i % 7 << ".\n";
+  }
+  const CmdResult r = Squeeze("train --text " + dir + "/t.txt --tokenizer byte --out " + dir +
+                              "/m --steps 5 --batch 2 --seq 32 --preset tiny");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("tok/s"), std::string::npos) << r.out;  // progress on stderr
+  EXPECT_NE(r.out.find("258 tokens"), std::string::npos) << r.out;
+  const CmdResult preset = Squeeze("train --out " + dir + "/x --preset huge");
+  EXPECT_EQ(preset.code, 2) << preset.out;
+  EXPECT_NE(preset.out.find("tiny, small"), std::string::npos) << preset.out;
+  const CmdResult missing = Squeeze("train --out " + dir + "/y --text /nonexistent.txt");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("/nonexistent.txt"), std::string::npos) << missing.out;
+}
+
+TEST(CliTest, DistillReportsOneMeasuredRowPerCheckpoint) {
+  SQUEEZE_REQUIRE_ASSET(model, "models/stories260K/stories260K.bin");
+  SQUEEZE_REQUIRE_ASSET(text, "text/tinystories-valid-100.noeot.txt");
+  const std::string dir = squeeze::testing::TempDir("cli-distill");
+  // Student: 2 of the teacher's 5 layers, trained on text sampled from the teacher (the
+  // evaluation text is never trained on).
+  const CmdResult r = SqueezeStdout(
+      "eval --model " + model + " --text " + text +
+      " --max-tokens 3000 --no-latency --json --apply "
+      "distill:layers=2,steps=60,checkpoints=10/20/40,batch=4,seq=64,samples=64,out=" +
+      dir + "/ckpt");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["checkpoints"].size(), 4u) << r.out;  // 10, 20, 40 and the last step, 60
+  std::vector<double> kld;
+  for (const auto& c : j["checkpoints"]) {
+    EXPECT_TRUE(std::filesystem::exists(c["model"]["path"].get<std::string>() + "/config.json"));
+    EXPECT_EQ(c["size"]["params"].get<int64_t>(), j["size"]["params"].get<int64_t>());
+    kld.push_back(c["accuracy"]["kld"]["mean"].get<double>());
+  }
+  EXPECT_EQ(j["checkpoints"][3]["step"].get<int>(), 60);
+  // The student's KL divergence to the teacher falls from checkpoint to checkpoint.
+  for (size_t i = 1; i < kld.size(); ++i) EXPECT_LT(kld[i], kld[i - 1]) << "checkpoint " << i;
+  // The final model is the last checkpoint: the same figures.
+  EXPECT_EQ(j["accuracy"]["kld"]["mean"].get<double>(), kld.back());
+}

@@ -161,6 +161,49 @@ configs:
   EXPECT_EQ(nlohmann::json::parse(again.out), results);
 }
 
+// A distill configuration reports one measured row per checkpoint: the job's own row (the
+// final student, step 30) and one row for each earlier checkpoint, in results, CSV and the
+// stored report alike.
+TEST(ServiceTest, DistillCheckpointsAreRowsOfTheSweep) {
+  Cluster c("svc-distill");
+  std::string why;
+  ASSERT_TRUE(c.StartCoordinator({}, false, &why)) << why;
+  c.StartWorker("a");
+  const std::string sweep = c.WriteSweep("distill", std::string(kQuick) + R"(
+configs:
+  - distill: {layers: 1, steps: 30, checkpoints: 10/20, batch: 2, seq: 32, samples: 8}
+)");
+  const CmdResult submitted = c.Squeeze("submit " + sweep + " --watch", true);
+  ASSERT_EQ(submitted.code, 0) << submitted.out << submitted.err;
+  const int64_t id = SweepIdOf(submitted);
+  const CmdResult json = c.Squeeze("results " + std::to_string(id) + " --format json", true);
+  ASSERT_EQ(json.code, 0) << json.err;
+  const nlohmann::json results = nlohmann::json::parse(json.out);
+  ASSERT_EQ(results.size(), 4u) << results.dump(1);
+  EXPECT_EQ(results[0]["config"], "baseline");
+  const std::string config = results[1]["config"];
+  EXPECT_EQ(config.rfind("distill:", 0), 0u) << config;
+  EXPECT_FALSE(results[1].contains("checkpoint_step"));
+  for (int k : {2, 3}) {
+    const int step = k == 2 ? 10 : 20;
+    EXPECT_EQ(results[k]["checkpoint_step"].get<int64_t>(), step);
+    EXPECT_EQ(results[k]["config"], config + " @ step " + std::to_string(step));
+    EXPECT_EQ(results[k]["job_id"], results[1]["job_id"]);
+    // Measured: half the layers of the teacher, its accuracy against the same baseline.
+    EXPECT_LT(results[k]["metrics"]["size_bytes"].get<double>(),
+              results[0]["metrics"]["size_bytes"].get<double>());
+    EXPECT_GT(results[k]["metrics"]["kld_mean"].get<double>(), 0.0);
+    EXPECT_GT(results[k]["metrics"]["decode_ms_per_token"].get<double>(), 0.0);
+  }
+  const auto stored =
+      c.Query("SELECT step FROM checkpoint_results WHERE sweep_id = " + std::to_string(id) +
+              " ORDER BY step");
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[1][0], "20");
+  const CmdResult csv = c.Squeeze("results " + std::to_string(id) + " --format csv", true);
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 5) << csv.out;
+}
+
 TEST(ServiceTest, PrometheusScrapesTheCoordinator) {
   const std::string prometheus = "/usr/bin/prometheus";
   if (!std::filesystem::exists(prometheus)) {

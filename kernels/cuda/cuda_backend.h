@@ -59,6 +59,30 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// Times work queued on the legacy default stream with a pair of CUDA events: Start() records
+// the first, ElapsedMs() records the second, waits for it and returns the milliseconds between
+// them as the device measured them. Move-only; creating one fails without a device.
+class CudaEventTimer {
+ public:
+  static absl::StatusOr<CudaEventTimer> Create();
+  CudaEventTimer() = default;
+  CudaEventTimer(CudaEventTimer&& other) noexcept;
+  CudaEventTimer& operator=(CudaEventTimer&& other) noexcept;
+  CudaEventTimer(const CudaEventTimer&) = delete;
+  CudaEventTimer& operator=(const CudaEventTimer&) = delete;
+  ~CudaEventTimer();
+
+  absl::Status Start();
+  absl::StatusOr<double> ElapsedMs();
+
+ private:
+  void* start_ = nullptr;  // cudaEvent_t
+  void* stop_ = nullptr;   // cudaEvent_t
+};
+
+// Device memory in use on the current device (total - free, every process), or an error.
+absl::StatusOr<int64_t> CudaMemoryUsedBytes();
+
 // Launchers. All pointers are device pointers; `stream` is a cudaStream_t (null = the legacy
 // default stream). They queue work and return without waiting: a non-OK status reports bad
 // arguments (kInvalidArgument, nothing launched) or a launch failure; errors that happen while

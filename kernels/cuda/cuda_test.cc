@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_test_util.h"
 #include "gtest/gtest.h"
 #include "squeeze/kernels/format.h"
 #include "squeeze/kernels/matmul.h"
@@ -19,11 +20,7 @@
 namespace squeeze {
 namespace {
 
-#define SQUEEZE_REQUIRE_CUDA()                                             \
-  do {                                                                     \
-    std::string why_;                                                      \
-    if (!CudaAvailable(&why_)) GTEST_SKIP() << "no CUDA device: " << why_; \
-  } while (0)
+using namespace cuda_test;  // NOLINT: test helpers
 
 // Error budgets (float accumulation on the device vs the double-accumulated reference).
 // gemv: |y - ref| <= budget * sum_c |W[r][c] x[c]|. Each lane sums about cols/32 products in
@@ -32,64 +29,6 @@ constexpr double kGemvF32RelBudget = 2e-5;
 // rmsnorm: |out - ref| <= budget * |ref|. The sum of squares has only positive terms (relative
 // error ~(n/256 + 8) * 2^-24), plus the square root, division and two products.
 constexpr double kRmsNormRelBudget = 1e-5;
-
-// Guard floats on both sides of every output; they and the output start as this NaN, so an
-// element the kernel did not write stays NaN and a write out of range changes a guard.
-constexpr int64_t kGuard = 64;
-constexpr uint32_t kPoisonBits = 0x7fc0dead;
-
-float Poison() {
-  float f;
-  std::memcpy(&f, &kPoisonBits, sizeof f);
-  return f;
-}
-
-std::vector<float> RandomFloats(int64_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
-}
-
-// Copies `host` to a new device buffer starting `offset` floats in (to test misaligned bases).
-DeviceBuffer ToDevice(const std::vector<float>& host, int64_t offset) {
-  absl::StatusOr<DeviceBuffer> buf = DeviceBuffer::Create((host.size() + offset) * sizeof(float));
-  EXPECT_TRUE(buf.ok()) << buf.status();
-  if (!buf.ok()) return DeviceBuffer();
-  EXPECT_TRUE(
-      buf->CopyFromHost(host.data(), host.size() * sizeof(float), offset * sizeof(float)).ok());
-  return std::move(*buf);
-}
-
-// A device output of n floats between two guard regions, all poisoned.
-struct GuardedOutput {
-  DeviceBuffer buf;
-  float* out() const { return buf.as<float>() + kGuard; }
-};
-
-GuardedOutput MakeGuardedOutput(int64_t n) {
-  return {ToDevice(std::vector<float>(n + 2 * kGuard, Poison()), 0)};
-}
-
-// Reads the output back; checks the guards are untouched poison and the output has no NaN.
-std::vector<float> ReadGuardedOutput(const GuardedOutput& g, int64_t n) {
-  std::vector<float> all(n + 2 * kGuard);
-  EXPECT_TRUE(g.buf.CopyToHost(all.data(), all.size() * sizeof(float)).ok());
-  for (int64_t i = 0; i < kGuard; ++i) {
-    uint32_t before, after;
-    std::memcpy(&before, &all[i], 4);
-    std::memcpy(&after, &all[kGuard + n + i], 4);
-    EXPECT_EQ(before, kPoisonBits) << "write before the output at offset " << i - kGuard;
-    EXPECT_EQ(after, kPoisonBits) << "write past the output at offset " << n + i;
-  }
-  std::vector<float> out(all.begin() + kGuard, all.begin() + kGuard + n);
-  for (int64_t i = 0; i < n; ++i) {
-    EXPECT_FALSE(std::isnan(out[i])) << "output " << i << " unwritten or NaN";
-    if (std::isnan(out[i])) break;
-  }
-  return out;
-}
 
 // ---- gemv ----
 

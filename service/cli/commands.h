@@ -15,5 +15,6 @@ void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddTechniquesCommand(CLI::App& app, int* exit_code);
 // submit, status, list, cancel, results: clients of a squeeze-coordinator.
 void AddSweepCommands(CLI::App& app, int* exit_code);
+void AddTrainCommand(CLI::App& app, int* exit_code);
 
 }  // namespace squeeze::cli

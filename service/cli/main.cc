@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   squeeze::cli::AddBenchCommand(app, &exit_code);
   squeeze::cli::AddTechniquesCommand(app, &exit_code);
   squeeze::cli::AddSweepCommands(app, &exit_code);
+  squeeze::cli::AddTrainCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

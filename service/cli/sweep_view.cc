@@ -124,6 +124,7 @@ std::string FormatResults(const std::vector<v1::ResultRow>& rows, ResultFormat f
                           {"attempt", r.attempt()},
                           {"duration_seconds", r.duration_seconds()},
                           {"baseline_from_cache", r.baseline_from_cache()}};
+      if (r.has_checkpoint_step()) j["checkpoint_step"] = r.checkpoint_step();
       nlohmann::json m = nlohmann::json::object();
       for (const sweep::ResultMetric& metric : metrics) {
         if (std::optional<double> v = metric.get(r.metrics())) {

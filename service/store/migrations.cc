@@ -73,6 +73,24 @@ CREATE TABLE workers (
 );
 ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3: the training checkpoints a job measured (distill), one row per step.
+    R"sql(
+CREATE TABLE checkpoint_results (
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+  step INTEGER NOT NULL,
+  bits_per_weight REAL,
+  size_bytes INTEGER,
+  perplexity REAL,
+  kld_mean REAL,
+  top1_agreement REAL,
+  decode_ms_per_token REAL,
+  prefill_tokens_per_s REAL,
+  report_json TEXT NOT NULL,
+  PRIMARY KEY (job_id, step)
+);
+CREATE INDEX checkpoint_results_sweep ON checkpoint_results(sweep_id);
+)sql",
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 // SQLite queries of the coordinator (see store.h).
 #include "service/store/store.h"
 
+#include <map>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "service/store/migrations.h"
 #include "util/status_macros.h"
@@ -46,6 +49,28 @@ void BindOptional(Stmt* st, int i, bool has, T value) {
   } else {
     st->BindNull(i);
   }
+}
+
+// Binds the seven metrics to parameters first .. first + 6 (NULL where unset).
+void BindMetrics(Stmt* st, int first, const v1::Metrics& m) {
+  BindOptional(st, first, m.has_bits_per_weight(), m.bits_per_weight());
+  BindOptional(st, first + 1, m.has_size_bytes(), int64_t(m.size_bytes()));
+  BindOptional(st, first + 2, m.has_perplexity(), m.perplexity());
+  BindOptional(st, first + 3, m.has_kld_mean(), m.kld_mean());
+  BindOptional(st, first + 4, m.has_top1_agreement(), m.top1_agreement());
+  BindOptional(st, first + 5, m.has_decode_ms_per_token(), m.decode_ms_per_token());
+  BindOptional(st, first + 6, m.has_prefill_tokens_per_s(), m.prefill_tokens_per_s());
+}
+
+// Reads the seven metrics from columns first .. first + 6 (unset where NULL).
+void ReadMetrics(Stmt* st, int first, v1::Metrics* m) {
+  if (!st->IsNull(first)) m->set_bits_per_weight(st->Double(first));
+  if (!st->IsNull(first + 1)) m->set_size_bytes(st->Int(first + 1));
+  if (!st->IsNull(first + 2)) m->set_perplexity(st->Double(first + 2));
+  if (!st->IsNull(first + 3)) m->set_kld_mean(st->Double(first + 3));
+  if (!st->IsNull(first + 4)) m->set_top1_agreement(st->Double(first + 4));
+  if (!st->IsNull(first + 5)) m->set_decode_ms_per_token(st->Double(first + 5));
+  if (!st->IsNull(first + 6)) m->set_prefill_tokens_per_s(st->Double(first + 6));
 }
 
 }  // namespace
@@ -126,18 +151,24 @@ absl::Status Store::InsertResult(const JobRecord& job, const v1::JobResult& r, d
                    "size_bytes, perplexity, kld_mean, top1_agreement, decode_ms_per_token, "
                    "prefill_tokens_per_s, baseline_from_cache, duration_s, report_json, "
                    "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  const v1::Metrics& m = r.metrics();
   st->BindAll(job.id, job.sweep_id, job.attempt, job.worker_id);
-  BindOptional(st, 5, m.has_bits_per_weight(), m.bits_per_weight());
-  BindOptional(st, 6, m.has_size_bytes(), int64_t(m.size_bytes()));
-  BindOptional(st, 7, m.has_perplexity(), m.perplexity());
-  BindOptional(st, 8, m.has_kld_mean(), m.kld_mean());
-  BindOptional(st, 9, m.has_top1_agreement(), m.top1_agreement());
-  BindOptional(st, 10, m.has_decode_ms_per_token(), m.decode_ms_per_token());
-  BindOptional(st, 11, m.has_prefill_tokens_per_s(), m.prefill_tokens_per_s());
+  BindMetrics(st, 5, r.metrics());
   st->Bind(12, int(r.baseline_from_cache())).Bind(13, duration_s).Bind(14, r.report_json());
   st->Bind(15, now_ms);
-  return st->Run();
+  RETURN_IF_ERROR(st->Run());
+  for (const v1::CheckpointResult& c : r.checkpoints()) {
+    ASSIGN_OR_RETURN(
+        Stmt * cs,
+        db_->Prepare(
+            "INSERT INTO checkpoint_results (job_id, sweep_id, step, bits_per_weight, "
+            "size_bytes, perplexity, kld_mean, top1_agreement, decode_ms_per_token, "
+            "prefill_tokens_per_s, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    cs->BindAll(job.id, job.sweep_id, c.step());
+    BindMetrics(cs, 4, c.metrics());
+    cs->Bind(11, c.report_json());
+    RETURN_IF_ERROR(cs->Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Store::CancelJobs(int64_t sweep_id, int64_t now_ms) {
@@ -306,17 +337,46 @@ absl::StatusOr<std::vector<v1::ResultRow>> Store::ListResults(int64_t sweep_id,
     r.set_attempt(int(st->Int(5)));
     r.set_duration_seconds(st->Double(6));
     r.set_baseline_from_cache(st->Int(7) != 0);
-    v1::Metrics* m = r.mutable_metrics();
-    if (!st->IsNull(8)) m->set_bits_per_weight(st->Double(8));
-    if (!st->IsNull(9)) m->set_size_bytes(st->Int(9));
-    if (!st->IsNull(10)) m->set_perplexity(st->Double(10));
-    if (!st->IsNull(11)) m->set_kld_mean(st->Double(11));
-    if (!st->IsNull(12)) m->set_top1_agreement(st->Double(12));
-    if (!st->IsNull(13)) m->set_decode_ms_per_token(st->Double(13));
-    if (!st->IsNull(14)) m->set_prefill_tokens_per_s(st->Double(14));
+    ReadMetrics(st, 8, r.mutable_metrics());
     r.set_report_json(st->Text(15));
   }
-  return out;
+  // Checkpoint rows follow their job's row, in step order.
+  ASSIGN_OR_RETURN(
+      Stmt * cs,
+      db_->Prepare("SELECT c.job_id, c.step, c.bits_per_weight, c.size_bytes, c.perplexity, "
+                   "c.kld_mean, c.top1_agreement, c.decode_ms_per_token, "
+                   "c.prefill_tokens_per_s, CASE WHEN ? THEN c.report_json ELSE '' END "
+                   "FROM checkpoint_results c WHERE c.sweep_id = ? ORDER BY c.job_id, c.step"));
+  cs->BindAll(int(include_report), sweep_id);
+  std::map<int64_t, std::vector<v1::ResultRow>> checkpoints;  // by job
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, cs->Step());
+    if (!row) break;
+    v1::ResultRow c;
+    c.set_job_id(cs->Int(0));
+    c.set_checkpoint_step(cs->Int(1));
+    ReadMetrics(cs, 2, c.mutable_metrics());
+    c.set_report_json(cs->Text(9));
+    checkpoints[c.job_id()].push_back(std::move(c));
+  }
+  if (checkpoints.empty()) return out;
+  std::vector<v1::ResultRow> merged;
+  for (v1::ResultRow& r : out) {
+    auto it = checkpoints.find(r.job_id());
+    merged.push_back(r);
+    if (it == checkpoints.end()) continue;
+    for (v1::ResultRow& c : it->second) {
+      c.set_index(r.index());
+      c.set_config(absl::StrCat(r.config(), " @ step ", c.checkpoint_step()));
+      c.set_target(r.target());
+      c.set_worker_id(r.worker_id());
+      c.set_attempt(r.attempt());
+      c.set_duration_seconds(0);
+      c.set_baseline_from_cache(r.baseline_from_cache());
+      merged.push_back(std::move(c));
+    }
+  }
+  return merged;
 }
 
 absl::StatusOr<std::vector<std::string>> Store::JobErrors(int64_t sweep_id, int limit) {

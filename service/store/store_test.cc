@@ -104,5 +104,42 @@ TEST(StoreTest, AJobHasAtMostOneResult) {
   EXPECT_EQ((*rows)[0].config(), "baseline");
 }
 
+TEST(StoreTest, CheckpointsAreRowsAfterTheirJobsInStepOrder) {
+  auto s = Store::Open({.path = testing::TempDir("store-ckpt") + "/db.sqlite"});
+  ASSERT_TRUE(s.ok());
+  const int64_t id = *(*s)->InsertSweep(Sweep("ckpt"));
+  ASSERT_TRUE(
+      (*s)->InsertJobs(id, {{0, "cpu", "", "baseline"}, {1, "cpu", "distill:steps=30", "distill"}})
+          .ok());
+  JobRecord base = **(*s)->NextQueuedJob("cpu");
+  ASSERT_TRUE((*s)->InsertResult(base, v1::JobResult(), 1.0, 2).ok());
+  ASSERT_TRUE((*s)->FinishJob(base.id, v1::JOB_STATE_DONE, "", 2).ok());
+  JobRecord job = **(*s)->NextQueuedJob("cpu");
+  ASSERT_NE(job.id, base.id);
+  v1::JobResult r;
+  r.mutable_metrics()->set_kld_mean(0.5);
+  r.set_report_json("{}");
+  for (int step : {20, 10}) {  // stored in step order whatever the order given
+    v1::CheckpointResult* c = r.add_checkpoints();
+    c->set_step(step);
+    c->mutable_metrics()->set_kld_mean(step == 10 ? 0.9 : 0.7);
+    c->set_report_json("{\"step\": " + std::to_string(step) + "}");
+  }
+  ASSERT_TRUE((*s)->InsertResult(job, r, 1.0, 3).ok());
+  auto rows = (*s)->ListResults(id, true);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_FALSE((*rows)[0].has_checkpoint_step());
+  EXPECT_FALSE((*rows)[1].has_checkpoint_step());
+  EXPECT_EQ((*rows)[1].config(), "distill:steps=30");
+  EXPECT_EQ((*rows)[2].checkpoint_step(), 10);
+  EXPECT_EQ((*rows)[2].config(), "distill:steps=30 @ step 10");
+  EXPECT_EQ((*rows)[2].metrics().kld_mean(), 0.9);
+  EXPECT_EQ((*rows)[2].report_json(), "{\"step\": 10}");
+  EXPECT_EQ((*rows)[3].checkpoint_step(), 20);
+  EXPECT_EQ((*rows)[3].job_id(), job.id);
+  EXPECT_EQ((*rows)[3].index(), 1);
+}
+
 }  // namespace
 }  // namespace squeeze::store

@@ -29,9 +29,9 @@ EvaluateOptions OptionsForJob(const v1::JobSpec& s, const std::string& data_root
   return o;
 }
 
-v1::JobResult ResultFromReport(const EvalReport& r) {
-  v1::JobResult out;
-  v1::Metrics* m = out.mutable_metrics();
+namespace {
+
+void SetMetrics(const EvalReport& r, v1::Metrics* m) {
   m->set_bits_per_weight(r.size.bits_per_weight);
   m->set_size_bytes(r.size.bytes);
   if (r.accuracy) {
@@ -45,8 +45,29 @@ v1::JobResult ResultFromReport(const EvalReport& r) {
     m->set_decode_ms_per_token(r.latency->decode_ms_per_token.median);
     m->set_prefill_tokens_per_s(r.latency->prefill_tokens_per_s.median);
   }
+}
+
+}  // namespace
+
+v1::JobResult ResultFromReport(const EvalReport& r) {
+  v1::JobResult out;
+  SetMetrics(r, out.mutable_metrics());
   out.set_report_json(FormatReportJson(r));
   out.set_baseline_from_cache(r.baseline_from_cache);
+  for (const EvalReport& c : r.checkpoints) {
+    v1::CheckpointResult cr;
+    cr.set_step(c.checkpoint_step);
+    SetMetrics(c, cr.mutable_metrics());
+    // The last checkpoint of a pipeline that ends with training is the final model itself:
+    // the same size and accuracy figures. It is stored once, as the job's own row.
+    const v1::Metrics& a = cr.metrics();
+    const v1::Metrics& f = out.metrics();
+    if (a.size_bytes() == f.size_bytes() && a.perplexity() == f.perplexity() &&
+        a.kld_mean() == f.kld_mean())
+      continue;
+    cr.set_report_json(FormatReportJson(c));
+    *out.add_checkpoints() = std::move(cr);
+  }
   return out;
 }
 

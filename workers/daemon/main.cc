@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
                  "the coordinator's data root as mounted here (sweep paths are relative to it)")
       ->required();
   app.add_option("--name", o.name, "name shown by the coordinator (default: host name)");
-  app.add_option("--backend", o.backend, "cpu (the only backend of this build's engine)")
+  app.add_option("--backend", o.backend,
+                 "cpu, or cuda (refuses to start, naming why, without a usable GPU)")
       ->capture_default_str();
   app.add_option("--poll-seconds", wait_s, "long-poll wait for a job")
       ->capture_default_str()

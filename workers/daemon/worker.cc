@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "daemon/backend.h"
 #include "daemon/channel.h"
 #include "daemon/job_runner.h"
 #include "measure/environment.h"
@@ -196,9 +197,15 @@ struct Worker::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& o) {
-  if (o.backend != "cpu") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--backend ", o.backend, ": this worker runs the CPU engine only (cpu)"));
+  // A cuda worker refuses to start without a usable GPU (the reason names what is missing).
+  absl::StatusOr<std::string> device = CheckBackend(o.backend);
+  if (!device.ok()) return device.status();
+  if (o.backend == "cuda") {
+    // The GPU kernels exist (kernels/cuda) but jobs still run the CPU engine: registering as
+    // a cuda worker would report CPU figures as GPU ones.
+    return absl::UnimplementedError(absl::StrCat(
+        "--backend cuda: a GPU is present (", *device,
+        ") but this worker does not run jobs on the GPU engine yet; use --backend cpu"));
   }
   std::unique_ptr<Worker> w(new Worker());
   w->impl_ = std::make_unique<Impl>();

@@ -1,6 +1,6 @@
 // Row-parallel dispatch of the format's matrix kernels (one matrix, or several with the same
-// input in one parallel loop), and the two-part product of a tensor with split columns
-// (LLM.int8()).
+// input in one parallel loop), the two-part product of a tensor with split columns
+// (LLM.int8()), and the low-rank term of a tensor with an adapter (unmerged LoRA).
 #include "engine/linear.h"
 
 #include <algorithm>
@@ -82,6 +82,18 @@ void LinearSplit(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* 
   for (int64_t i = 0; i < n * rows; ++i) y[i] += ys[i];
 }
 
+// y += scale * B (A x) for a tensor with a low-rank adapter (see LowRankAdapter).
+void LinearAdapter(ThreadPool& pool, Isa isa, const LowRankAdapter& ad, const float* x, int64_t n,
+                   float* y) {
+  const int64_t rank = ad.a->rows(), rows = ad.b->rows();
+  thread_local std::vector<float> t, out;
+  t.resize(n * rank);
+  out.resize(n * rows);
+  LinearMain(pool, isa, *ad.a, x, n, t.data());
+  LinearMain(pool, isa, *ad.b, t.data(), n, out.data());
+  for (int64_t i = 0; i < n * rows; ++i) y[i] += ad.scale * out[i];
+}
+
 }  // namespace
 
 void Linear(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n, float* y) {
@@ -90,14 +102,15 @@ void Linear(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, in
   } else {
     LinearMain(pool, isa, w, x, n, y);
   }
+  if (w.adapter()) LinearAdapter(pool, isa, *w.adapter(), x, n, y);
 }
 
 void LinearGroup(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> ws, const float* x,
                  int64_t n, std::span<float* const> ys) {
   bool together = true;
   for (const WeightTensor* w : ws) {
-    together =
-        together && !w->split() && w->format() == ws[0]->format() && w->cols() == ws[0]->cols();
+    together = together && !w->split() && !w->adapter() && w->format() == ws[0]->format() &&
+               w->cols() == ws[0]->cols();
   }
   if (together) {
     LinearRows(pool, isa, ws, x, n, ys);

@@ -132,6 +132,17 @@ class Run {
     tctx.stats = ctx_.memory ? &ctx_.memory->stats() : &local_stats;
     tctx.threads = o_.engine.threads;
     tctx.isa = o_.engine.isa;
+    // Training techniques: the evaluation's tokenizer for their text, the loaded model as the
+    // original, and the checkpoints they write (each measured after the model below).
+    std::vector<CheckpointRecord> checkpoints;
+    std::unique_ptr<Tokenizer> technique_tok;
+    if (!o_.apply.empty()) {
+      if (auto t = LoadTokenizerFor(o_.tokenizer, model, nullptr); t.ok())
+        technique_tok = *std::move(t);
+      tctx.tokenizer = technique_tok.get();
+      tctx.original = loaded.get();
+      tctx.checkpoints = &checkpoints;
+    }
     std::shared_ptr<const Model> base;
     std::vector<std::string> applied;
     if (o_.baseline.empty() && (!o_.apply.empty() || o_.compare_to_loaded)) {
@@ -162,6 +173,8 @@ class Run {
 
     ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(model, o_.engine));
     std::vector<int32_t> tokens;
+    int32_t bos = -1;
+    std::shared_ptr<const LogProbs> base_lp;
     if (!o_.text.empty()) {
       ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok,
                        LoadTokenizerFor(o_.tokenizer, model, &r.tokenizer_path));
@@ -169,7 +182,7 @@ class Run {
       r.text_path = o_.text;
       r.text_hash = HashHex(text);
       tokens = tok->Encode(text, /*add_bos=*/false);
-      const int32_t bos = tok->bos_id();
+      bos = tok->bos_id();
       const int64_t used = o_.eval.max_tokens > 0
                                ? std::min<int64_t>(o_.eval.max_tokens, tokens.size())
                                : int64_t(tokens.size());
@@ -179,7 +192,6 @@ class Run {
                             "fewer tokens (--max-tokens; eval.max_tokens in a sweep)",
                             used, model.config.vocab_size));
       }
-      std::shared_ptr<const LogProbs> base_lp;
       if (base) {
         RETURN_IF_ERROR(Stage("baseline"));
         ASSIGN_OR_RETURN(base_lp, BaselineLogProbs(*base, tokens, bos, &r.baseline_from_cache));
@@ -202,6 +214,43 @@ class Run {
                           o_.context_curve, curve.generate));
       ASSIGN_OR_RETURN(r.context_curve, MeasureContextCurve(model, curve));
     }
+    for (const CheckpointRecord& c : checkpoints) {
+      RETURN_IF_ERROR(Stage(absl::StrFormat("checkpoint %d", c.step)));
+      ASSIGN_OR_RETURN(EvalReport cr,
+                       MeasureCheckpoint(c, r, base.get(), tokens, bos, base_lp.get()));
+      r.checkpoints.push_back(std::move(cr));
+    }
+    return r;
+  }
+
+  // A checkpoint folder measured like the evaluated model (size, accuracy against the same
+  // baseline and tokens, latency); `main` gives the inputs' paths and the environment.
+  absl::StatusOr<EvalReport> MeasureCheckpoint(const CheckpointRecord& c, const EvalReport& main,
+                                               const Model* base,
+                                               const std::vector<int32_t>& tokens, int32_t bos,
+                                               const LogProbs* base_lp) const {
+    Log(absl::StrFormat("checkpoint: %s step %d (%s)", c.technique, c.step, c.path));
+    ASSIGN_OR_RETURN(Model m, LoadModel(c.path));
+    EvalReport r;
+    r.model_path = c.path;
+    r.model_hash = m.content_hash;
+    r.baseline_path = main.baseline_path;
+    r.text_path = main.text_path;
+    r.text_hash = main.text_hash;
+    r.tokenizer_path = main.tokenizer_path;
+    r.checkpoint_step = c.step;
+    r.techniques = {absl::StrFormat("%s checkpoint at step %d", c.technique, c.step)};
+    r.config_summary = ConfigSummary(m.config);
+    r.attention = AttentionSummary(m.attention);
+    r.size = MeasureSize(m, base);
+    ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Create(m, o_.engine));
+    if (!tokens.empty()) {
+      ASSIGN_OR_RETURN(r.accuracy, MeasureAccuracy(*engine, tokens, o_.eval, bos, base_lp));
+    }
+    if (o_.measure_latency) {
+      ASSIGN_OR_RETURN(r.latency, MeasureLatency(*engine, o_.latency, tokens));
+    }
+    r.env = main.env;
     return r;
   }
 

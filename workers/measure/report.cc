@@ -22,6 +22,29 @@ nlohmann::json StatsJson(const Stats& s) {
 
 }  // namespace
 
+namespace {
+
+// One row per training checkpoint, each measured like the evaluated model.
+std::string FormatCheckpointRows(const std::vector<EvalReport>& rows) {
+  std::string o = "checkpoints (each measured like the model above, against the same baseline)\n";
+  o += absl::StrFormat("  %-6s %10s %12s %7s %11s %10s %7s %9s  %s\n", "step", "params", "bytes",
+                       "bits/w", "perplexity", "KLD mean", "top-1", "ms/token", "path");
+  for (const EvalReport& r : rows) {
+    const bool acc = r.accuracy.has_value(), lat = r.latency.has_value();
+    const bool kld = acc && r.accuracy->has_baseline;
+    o += absl::StrFormat("  %-6d %10d %12d %7.3f %11s %10s %7s %9s  %s\n", r.checkpoint_step,
+                         r.size.params, r.size.bytes, r.size.bits_per_weight,
+                         acc ? absl::StrFormat("%.4f", r.accuracy->perplexity) : "-",
+                         kld ? absl::StrFormat("%.6f", r.accuracy->kld.mean) : "-",
+                         kld ? absl::StrFormat("%.2f%%", 100 * r.accuracy->top1_agreement) : "-",
+                         lat ? absl::StrFormat("%.3f", r.latency->decode_ms_per_token.median) : "-",
+                         r.model_path);
+  }
+  return o;
+}
+
+}  // namespace
+
 std::string FormatReportTable(const EvalReport& r) {
   std::string o;
   auto row = [&](const std::string& k, const std::string& v) {
@@ -105,6 +128,7 @@ std::string FormatReportTable(const EvalReport& r) {
   row("kernels",
       absl::StrFormat("%s, %d threads of %d CPUs", r.env.isa, r.env.threads, r.env.online_cpus));
   row("build", r.env.build);
+  if (!r.checkpoints.empty()) o += FormatCheckpointRows(r.checkpoints);
   return o;
 }
 
@@ -185,6 +209,12 @@ std::string FormatReportJson(const EvalReport& r) {
   j["environment"] = {{"cpu", r.env.cpu},         {"isa", r.env.isa},
                       {"threads", r.env.threads}, {"online_cpus", r.env.online_cpus},
                       {"build", r.env.build},     {"hostname", r.env.hostname}};
+  if (r.checkpoint_step >= 0) j["step"] = r.checkpoint_step;
+  if (!r.checkpoints.empty()) {
+    j["checkpoints"] = nlohmann::json::array();
+    for (const EvalReport& c : r.checkpoints)
+      j["checkpoints"].push_back(nlohmann::json::parse(FormatReportJson(c)));
+  }
   return j.dump(2);
 }
 

@@ -38,6 +38,11 @@ struct EvalReport {
   // prompts; contexts may exceed the one it was trained for); empty when not measured.
   std::vector<ContextPoint> context_curve;
   Environment env;
+  // Models written by training techniques (distill checkpoints), each measured like this one
+  // against the same baseline and text; `checkpoint_step` is the training step it was
+  // written after (-1 for the report of the evaluated model itself).
+  int64_t checkpoint_step = -1;
+  std::vector<EvalReport> checkpoints;
 };
 
 // Human-readable table with units and a line on how each figure was measured.

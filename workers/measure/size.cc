@@ -14,11 +14,18 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
     if (!seen.insert(t->storage_id()).second) continue;
     r.matrix_bytes += t->bytes();
     r.params += t->rows() * t->cols();
-    // A split tensor's dense part (LLM.int8() outlier columns) counts under its own format.
+    // A split tensor's dense part (LLM.int8() outlier columns) and an adapter's A and B count
+    // under their own formats. (Adapters add bytes, not parameters: bits per weight grows.)
     const SplitColumns* split = t->split();
-    const int64_t split_bytes = split ? t->bytes() - t->rows() * t->row_bytes() : 0;
-    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes() - split_bytes;
+    const LowRankAdapter* ad = t->adapter();
+    const int64_t ad_bytes = ad ? ad->a->bytes() + ad->b->bytes() : 0;
+    const int64_t split_bytes = split ? t->bytes() - t->rows() * t->row_bytes() - ad_bytes : 0;
+    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes() - split_bytes - ad_bytes;
     if (split) r.bytes_by_format[GetFormatTraits(split->dense->format()).name] += split_bytes;
+    if (ad) {
+      r.bytes_by_format[GetFormatTraits(ad->a->format()).name] += ad->a->bytes();
+      r.bytes_by_format[GetFormatTraits(ad->b->format()).name] += ad->b->bytes();
+    }
   }
   int64_t norms = int64_t(model.final_norm.size());
   for (const LayerWeights& l : model.layers)

@@ -72,6 +72,11 @@ absl::Status SaveHfModel(const Model& m, const std::string& dir) {
                        " input columns kept apart in another format (LLM.int8() outliers): not "
                        "representable in safetensors"));
     }
+    if (t.adapter()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, ": tensor ", name,
+                       " has an unmerged low-rank adapter: merge it first (finetune merge=true)"));
+    }
     ASSIGN_OR_RETURN(StDtype dtype, DtypeOf(t.format(), name));
     tensors.push_back({name, dtype, {t.rows(), t.cols()}, t.data(), uint64_t(t.bytes())});
     return absl::OkStatus();

@@ -35,10 +35,12 @@ absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path) {
   if (fs::is_directory(model, ec)) {
     const fs::path json = model / "tokenizer.json";
     if (is_file(json)) return json.string();
+    // A llama2.c tokenizer copied into the folder (a model trained from a llama2.c teacher).
+    if (is_file(model / "tokenizer.bin")) return (model / "tokenizer.bin").string();
     return absl::NotFoundError(
         absl::StrCat(model_path,
-                     ": no tokenizer.json in this model folder (only Hugging Face "
-                     "tokenizer.json is supported; pass the tokenizer explicitly)"));
+                     ": no tokenizer.json (or llama2.c tokenizer.bin) in this model folder; "
+                     "pass the tokenizer explicitly"));
   }
   if (!fs::exists(model, ec)) {
     return absl::NotFoundError(absl::StrCat(model_path, ": no such model file or folder"));

@@ -38,7 +38,8 @@ class Tokenizer {
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
 
 // The tokenizer that goes with a model path when none is given: tokenizer.json in a Hugging
-// Face folder; for a llama2.c checkpoint, tokenizer.bin or a single tok*.bin beside it.
+// Face folder (else a llama2.c tokenizer.bin there, as distillation checkpoints of llama2.c
+// teachers carry); for a llama2.c checkpoint, tokenizer.bin or a single tok*.bin beside it.
 absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path);
 
 }  // namespace squeeze

@@ -1,6 +1,7 @@
 // Internals of the Hugging Face tokenizer (tokenizer_hf.h): the JSON field reader, PCRE2
 // regexes, GPT-2's byte-level mapping, and the normalizer, pre-tokenizer and decoder stages
-// of tokenizer.json. Not a public API: only tokenizer_hf.cc uses it.
+// of tokenizer.json. Not a public API: used by tokenizer_hf.cc, and by the BPE trainer
+// (train/bpe_trainer.cc) so that it splits words exactly as the tokenizer it writes will.
 #pragma once
 
 #include <cstdint>

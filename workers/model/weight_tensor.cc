@@ -48,38 +48,40 @@ WeightTensor WeightTensor::FromFloat(WeightFormat format, int64_t rows, int64_t 
 int64_t WeightTensor::bytes() const {
   int64_t b = rows_ * row_bytes_;
   if (split_) b += split_->dense->bytes() + int64_t(split_->cols.size()) * int64_t(sizeof(int32_t));
+  if (adapter_) b += adapter_->a->bytes() + adapter_->b->bytes();
   return b;
 }
 
 namespace {
 
-// A malformed split is a programming error of the technique that built it: stop loudly.
-[[noreturn]] void BadSplit(const std::string& what) {
-  std::fprintf(stderr, "WeightTensor::WithSplit: %s\n", what.c_str());
+// A malformed split or adapter is a programming error of the technique that built it: stop
+// loudly.
+[[noreturn]] void Malformed(const std::string& what) {
+  std::fprintf(stderr, "WeightTensor::%s\n", what.c_str());
   std::abort();
 }
 
 }  // namespace
 
 WeightTensor WeightTensor::WithSplit(SplitColumns split) const {
-  if (empty()) BadSplit("the main tensor is empty");
-  if (!split.dense) BadSplit("no dense part");
+  if (empty()) Malformed("WithSplit: the main tensor is empty");
+  if (!split.dense) Malformed("WithSplit: no dense part");
   const WeightTensor& d = *split.dense;
-  if (d.split()) BadSplit("the dense part is itself split");
+  if (d.split()) Malformed("WithSplit: the dense part is itself split");
   if (d.rows() != rows_) {
-    BadSplit(absl::StrCat("dense part has ", d.rows(), " rows, the matrix ", rows_));
+    Malformed(absl::StrCat("WithSplit: dense part has ", d.rows(), " rows, the matrix ", rows_));
   }
   if (d.cols() != int64_t(split.cols.size())) {
-    BadSplit(absl::StrCat("dense part has ", d.cols(), " columns for ", split.cols.size(),
-                          " split columns"));
+    Malformed(absl::StrCat("WithSplit: dense part has ", d.cols(), " columns for ",
+                           split.cols.size(), " split columns"));
   }
   for (size_t i = 0; i < split.cols.size(); ++i) {
     const int64_t c = split.cols[i];
     if (c < 0 || c >= cols_) {
-      BadSplit(absl::StrCat("column ", c, " is outside [0, ", cols_, ")"));
+      Malformed(absl::StrCat("WithSplit: column ", c, " is outside [0, ", cols_, ")"));
     }
     if (i > 0 && c <= split.cols[i - 1]) {
-      BadSplit(absl::StrCat("columns are not sorted and distinct at index ", i));
+      Malformed(absl::StrCat("WithSplit: columns are not sorted and distinct at index ", i));
     }
   }
   WeightTensor t = *this;
@@ -87,15 +89,43 @@ WeightTensor WeightTensor::WithSplit(SplitColumns split) const {
   return t;
 }
 
+WeightTensor WeightTensor::WithAdapter(LowRankAdapter adapter) const {
+  if (empty()) Malformed("WithAdapter: the main tensor is empty");
+  if (!adapter.a || !adapter.b) Malformed("WithAdapter: A or B is missing");
+  const WeightTensor &a = *adapter.a, &b = *adapter.b;
+  if (a.cols() != cols_ || b.rows() != rows_ || a.rows() != b.cols()) {
+    Malformed(absl::StrCat("WithAdapter: A (", a.rows(), " x ", a.cols(), ") and B (", b.rows(),
+                           " x ", b.cols(), ") do not fit a ", rows_, " x ", cols_, " matrix"));
+  }
+  if (a.split() || a.adapter() || b.split() || b.adapter()) {
+    Malformed("WithAdapter: A and B must be plain tensors");
+  }
+  WeightTensor t = *this;
+  t.adapter_ = std::make_shared<const LowRankAdapter>(std::move(adapter));
+  return t;
+}
+
 void WeightTensor::RowToFloat(int64_t r, float* out) const {
   GetFormatTraits(format_).to_float(row(r), out, cols_);
-  if (!split_) return;
-  // The product reads those columns from the dense part only (x is zeroed there for the main
-  // part), so they take the dense values.
-  const int64_t k = int64_t(split_->cols.size());
-  std::vector<float> dense(k);
-  split_->dense->RowToFloat(r, dense.data());
-  for (int64_t i = 0; i < k; ++i) out[split_->cols[i]] = dense[i];
+  if (split_) {
+    // The product reads those columns from the dense part only (x is zeroed there for the
+    // main part), so they take the dense values.
+    const int64_t k = int64_t(split_->cols.size());
+    std::vector<float> dense(k);
+    split_->dense->RowToFloat(r, dense.data());
+    for (int64_t i = 0; i < k; ++i) out[split_->cols[i]] = dense[i];
+  }
+  if (adapter_) {
+    // + scale * sum_j B[r][j] A[j]
+    const WeightTensor &a = *adapter_->a, &b = *adapter_->b;
+    std::vector<float> brow(static_cast<size_t>(b.cols())), arow(static_cast<size_t>(cols_));
+    b.RowToFloat(r, brow.data());
+    for (int64_t j = 0; j < b.cols(); ++j) {
+      a.RowToFloat(j, arow.data());
+      const float s = adapter_->scale * brow[size_t(j)];
+      for (int64_t c = 0; c < cols_; ++c) out[c] += s * arow[size_t(c)];
+    }
+  }
 }
 
 std::vector<float> WeightTensor::ToFloat() const {

@@ -21,6 +21,14 @@ struct SplitColumns {
   std::shared_ptr<const WeightTensor> dense;  // (rows, cols.size())
 };
 
+// A low-rank adapter kept beside a matrix (LoRA, unmerged): y = W x + scale * B (A x). The
+// engine runs the two small products after the main one, so their bytes and time are real.
+struct LowRankAdapter {
+  std::shared_ptr<const WeightTensor> a;  // (rank, cols)
+  std::shared_ptr<const WeightTensor> b;  // (rows, rank)
+  float scale = 1.0f;
+};
+
 class WeightTensor {
  public:
   WeightTensor() = default;
@@ -43,7 +51,7 @@ class WeightTensor {
   const uint8_t* row(int64_t r) const { return data_ + r * row_bytes_; }
   bool empty() const { return data_ == nullptr; }
   // Bytes held for inference: the packed rows (scales and zero points are inside them), plus
-  // a split part's dense bytes and its int32 column indices.
+  // a split part's dense bytes and its int32 column indices, plus an adapter's bytes.
   int64_t bytes() const;
   // Identity of the storage (two tensors sharing bytes, like a tied classifier, compare equal).
   const void* storage_id() const { return data_; }
@@ -53,7 +61,14 @@ class WeightTensor {
   // This tensor with `split` attached (it must have rows() rows and valid column indices).
   WeightTensor WithSplit(SplitColumns split) const;
 
-  // Unpacks row r into out[0, cols) (a split part's columns included).
+  // The low-rank adapter, or null (see LowRankAdapter).
+  const LowRankAdapter* adapter() const { return adapter_.get(); }
+  // This tensor with `adapter` attached (A must be (rank, cols()), B (rows(), rank), neither
+  // with a split or an adapter of its own).
+  WeightTensor WithAdapter(LowRankAdapter adapter) const;
+
+  // Unpacks row r into out[0, cols) (a split part's columns and an adapter's low-rank term
+  // included: the values the engine's product effectively multiplies by).
   void RowToFloat(int64_t r, float* out) const;
   // Unpacks the whole matrix (rows * cols floats, row-major).
   std::vector<float> ToFloat() const;
@@ -64,6 +79,7 @@ class WeightTensor {
   const uint8_t* data_ = nullptr;
   std::shared_ptr<const void> keepalive_;
   std::shared_ptr<const SplitColumns> split_;
+  std::shared_ptr<const LowRankAdapter> adapter_;
 };
 
 }  // namespace squeeze

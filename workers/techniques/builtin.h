@@ -35,6 +35,9 @@ TechniqueInfo FlashTechniqueInfo();            // attention_variants.cc
 TechniqueInfo AttentionKernelTechniqueInfo();  // attention_variants.cc
 TechniqueInfo HeadPruneTechniqueInfo();        // structured_prune.cc
 TechniqueInfo FfnPruneTechniqueInfo();         // structured_prune.cc
+TechniqueInfo DistillTechniqueInfo();          // distill.cc
+TechniqueInfo QatTechniqueInfo();              // qat.cc
+TechniqueInfo FinetuneTechniqueInfo();         // finetune.cc
 
 // Names of the formats `precision` converts to: element-wise floating-point formats of the
 // traits table (one weight per block, no scales; "f32", "f16", "bf16", "fp8_..."), in enum

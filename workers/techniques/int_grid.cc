@@ -158,6 +158,15 @@ int QuantizeToCode(const IntGrid& g, const GroupScale& s, float w) {
   return int(std::lround(t));
 }
 
+void FakeQuantizeRow(const IntGrid& g, const float* w, float* out, int64_t cols) {
+  const int64_t group = g.group == 0 ? cols : g.group;
+  for (int64_t c0 = 0; c0 < cols; c0 += group) {
+    const int64_t n = std::min(group, cols - c0);
+    const GroupScale s = ComputeGroupScale(g, w + c0, n);
+    for (int64_t k = 0; k < n; ++k) out[c0 + k] = CodeValue(s, QuantizeToCode(g, s, w[c0 + k]));
+  }
+}
+
 int64_t GroupsPerRow(const IntGrid& g, int64_t cols) {
   return g.group == 0 ? 1 : (cols + g.group - 1) / g.group;
 }

@@ -48,6 +48,11 @@ inline float CodeValue(const GroupScale& s, int q) {
   return s.d * float(q) + s.m;
 }
 
+// The values a row of `cols` weights takes on the grid (scales computed per group from the
+// row itself): exactly what the format's reference quantizer packs and the kernels decode.
+// Quantization-aware training multiplies by these.
+void FakeQuantizeRow(const IntGrid& g, const float* w, float* out, int64_t cols);
+
 // Groups of a row of `cols` weights (1 for q8_channel).
 int64_t GroupsPerRow(const IntGrid& g, int64_t cols);
 

@@ -19,7 +19,8 @@ const std::vector<TechniqueInfo>& AllTechniques() {
         Fp4TechniqueInfo(),       GptqTechniqueInfo(),    AwqTechniqueInfo(),
         KvCacheTechniqueInfo(),   LlmInt8TechniqueInfo(), SmoothQuantTechniqueInfo(),
         MagnitudeTechniqueInfo(), WandaTechniqueInfo(),   SparseGptTechniqueInfo(),
-        NmSparseTechniqueInfo()};
+        NmSparseTechniqueInfo(),  DistillTechniqueInfo(), QatTechniqueInfo(),
+        FinetuneTechniqueInfo()};
     // Attention variants and structured pruning.
     for (TechniqueInfo (*info)() :
          {GqaTechniqueInfo, MqaTechniqueInfo, SlidingWindowTechniqueInfo, SinksTechniqueInfo,

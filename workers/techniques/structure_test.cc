@@ -218,6 +218,13 @@ TEST(StructuredPruneTest, ErrorsNameTheParameter) {
               HasSubstr("ffn_prune: layer 0 is stored N:M sparse (nm_sparse); apply ffn_prune "
                         "before it"));
   EXPECT_THAT(err({"nm_sparse", "mqa"}), HasSubstr("mqa: layer 0 is stored N:M sparse"));
+  // Training techniques need the config's shapes and full causal attention: they come first.
+  EXPECT_THAT(err({"head_prune:fraction=0.5", "finetune"}),
+              HasSubstr("finetune: the layers have shapes of their own"));
+  EXPECT_THAT(err({"head_prune:fraction=0.25", "qat:bits=4"}),
+              HasSubstr("qat: the layers have shapes"));
+  EXPECT_THAT(err({"sliding_window:window=8", "distill"}),
+              HasSubstr("distill: the model attends through a window 8"));
 }
 
 TEST(StructuredPruneTest, ActivationScoresUseCalibrationAndDifferFromMagnitude) {

@@ -18,8 +18,17 @@
 #include "absl/status/statusor.h"
 #include "calibration/calibration.h"
 #include "model/model.h"
+#include "model/tokenizer.h"
 
 namespace squeeze {
+
+// A model folder written by a technique that trains (distill writes one per checkpoint step),
+// to be measured as its own configuration.
+struct CheckpointRecord {
+  std::string technique;  // "distill"
+  int64_t step = 0;       // training step after which it was written
+  std::string path;       // Hugging Face folder (config.json, model.safetensors, tokenizer)
+};
 
 // What a technique may use besides the model: calibration sequences and the shared
 // statistics cache, and the engine settings to run calibration passes with.
@@ -28,6 +37,13 @@ struct TechniqueContext {
   StatsCache* stats = nullptr;                  // null: collect without caching
   int threads = 0;
   Isa isa = ActiveIsa();
+  // Training techniques (distill, qat, finetune): the tokenizer of their `text` parameter
+  // (null: the one beside model.source), and the model as loaded before the pipeline's first
+  // step (the teacher of finetune's loss=kd and of its data-free text; null: none).
+  const Tokenizer* tokenizer = nullptr;
+  const Model* original = nullptr;
+  // Where training techniques list the checkpoint folders they write (null: not collected).
+  std::vector<CheckpointRecord>* checkpoints = nullptr;
 };
 
 // The calibration set of `ctx`, or an error naming `technique` that says it needs
