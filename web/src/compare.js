@@ -10,9 +10,9 @@ export function comparePanel(rows, onRemove) {
       : 'Select 2 to 4 configurations (table checkboxes or click points) to compare them side by side.' });
   }
   const header = h('tr', {}, h('th', { scope: 'col', text: 'metric' }), ...rows.map((r) =>
-    h('th', { scope: 'col' }, `#${r.index} `,
-      h('button.remove', { type: 'button', 'aria-label': `remove #${r.index} from the comparison`,
-        onclick: () => onRemove(r.index), text: '×' }))));
+    h('th', { scope: 'col' }, `${r.label} `,
+      h('button.remove', { type: 'button', 'aria-label': `remove ${r.label} from the comparison`,
+        onclick: () => onRemove(r.key), text: '×' }))));
   const body = [h('tr', {}, h('th', { scope: 'row', text: 'configuration' }),
     ...rows.map((r) => h('td.config', { text: r.config })))];
   body.push(h('tr', {}, h('th', { scope: 'row', text: 'family' }), ...rows.map((r) => h('td', { text: r.family }))));

@@ -3,7 +3,7 @@
 
 export function parseConfig(text) {
   if (!text || text === 'baseline') return [];
-  return text.split(' + ').map((step) => {
+  return text.replace(/ @ step \d+$/, '').split(' + ').map((step) => {
     const colon = step.indexOf(':');
     const name = colon < 0 ? step : step.slice(0, colon);
     const params = {};
@@ -51,30 +51,29 @@ function natural(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-// Distillation runs of one student (same parameters but the step count) and the checkpoints
-// a run's report lists: each becomes one connected trajectory, ordered by training steps.
+// The checkpoints of one distillation job (rows sharing its index, ResultRow.checkpoint_step)
+// and its final model: one connected trajectory each, ordered by training step.
 export function distillTrajectories(rows) {
-  const groups = new Map();
+  const jobs = new Map();
   for (const row of rows) {
-    if (row.steps.length !== 1 || row.steps[0].name !== 'distill') continue;
-    const { steps, checkpoints, out, ...rest } = row.steps[0].params;
-    const key = JSON.stringify(Object.entries(rest).sort());
-    if (!groups.has(key)) groups.set(key, { label: describe(rest), points: [] });
-    const g = groups.get(key);
-    for (const c of row.checkpoints || []) g.points.push({ step: c.step, metrics: c.metrics, row });
-    if (!(row.checkpoints || []).some((c) => String(c.step) === String(steps))) {
-      g.points.push({ step: Number(steps), metrics: row.metrics, row });
-    }
+    if (row.checkpointStep === null) continue;
+    if (!jobs.has(row.index)) jobs.set(row.index, []);
+    jobs.get(row.index).push({ step: row.checkpointStep, row });
   }
   const out = [];
-  for (const g of groups.values()) {
-    g.points.sort((a, b) => a.step - b.step);
-    if (g.points.length >= 2) out.push(g);
+  for (const [index, points] of jobs) {
+    const final = rows.find((r) => r.index === index && r.checkpointStep === null);
+    if (final) {
+      const steps = Number(final.steps.find((s) => s.name === 'distill')?.params.steps);
+      points.push({ step: Number.isFinite(steps) ? steps : 'final', row: final });
+    }
+    points.sort((a, b) => (a.step === 'final' ? 1 : b.step === 'final' ? -1 : a.step - b.step));
+    if (points.length >= 2) out.push({ label: `#${index} ${final ? describe(final) : 'distill'}`, points });
   }
   return out;
 }
 
-function describe(params) {
-  const keys = ['layers', 'mode', 'init', 'dim'].filter((k) => params[k] !== undefined);
-  return 'distill ' + keys.map((k) => `${k}=${params[k]}`).join(',');
+function describe(row) {
+  const p = row.steps.find((s) => s.name === 'distill')?.params || {};
+  return 'distill ' + ['layers', 'mode', 'init'].filter((k) => p[k] !== undefined).map((k) => `${k}=${p[k]}`).join(',');
 }

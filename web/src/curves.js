@@ -19,7 +19,7 @@ export function curveOption(rows, metricKey) {
   const m = CURVE_METRICS.find((c) => c.key === metricKey) || CURVE_METRICS[0];
   const palette = ['#9467bd', '#8c564b', '#17becf', '#bcbd22', '#e377c2', '#1f77b4', '#ff7f0e'];
   const series = rows.map((r, i) => ({
-    id: `curve:${r.index}`, name: `#${r.index} ${r.config}`, type: 'line', symbol: 'circle', symbolSize: 7,
+    id: `curve:${r.key}`, name: `#${r.index} ${r.config}`, type: 'line', symbol: 'circle', symbolSize: 7,
     data: r.report.context_curve.map((p) => [p.context, p[m.key]]),
     itemStyle: { color: rows.length === 1 ? familyColor(r.family) : palette[i % palette.length] },
   }));

@@ -1,6 +1,5 @@
 // The metrics of a result: the seven columns the coordinator stores (and computes Pareto
-// fronts on), how to show them, and how to read them from a full report (distillation
-// checkpoints carry reports, not metric columns).
+// fronts on), how to show them, and the further figures of its full report.
 
 export const METRICS = [
   { key: 'bits_per_weight', label: 'bits per weight', short: 'bits/w', better: 'min', digits: 3 },
@@ -36,26 +35,6 @@ export function formatBytes(v) {
   if (v >= 1e6) return (v / 1e6).toFixed(3) + ' MB';
   if (v >= 1e3) return (v / 1e3).toFixed(1) + ' kB';
   return v + ' B';
-}
-
-// The metric columns of a full report (`squeeze eval --json`), as the worker stores them.
-export function metricsFromReport(r) {
-  const out = {};
-  if (!r) return out;
-  if (r.size) {
-    out.bits_per_weight = r.size.bits_per_weight;
-    out.size_bytes = r.size.bytes;
-  }
-  if (r.accuracy) {
-    out.perplexity = r.accuracy.perplexity;
-    if (r.accuracy.kld) out.kld_mean = r.accuracy.kld.mean;
-    out.top1_agreement = r.accuracy.top1_agreement;
-  }
-  if (r.latency) {
-    out.decode_ms_per_token = r.latency.decode_ms_per_token?.median;
-    out.prefill_tokens_per_s = r.latency.prefill_tokens_per_s?.median;
-  }
-  return out;
 }
 
 // Further figures shown on hover and in the comparison, read from the full report.

@@ -8,7 +8,7 @@ function point(row, s, metrics = row.metrics) {
   const x = metricValue(metrics, s.x), y = metricValue(metrics, s.y);
   if (x === null || y === null) return null;
   if ((s.xlog && x <= 0) || (s.ylog && y <= 0)) return null; // a log axis cannot show it
-  return [x, y, row.index];
+  return [x, y, row.key];
 }
 
 export function tooltipHtml(row) {
@@ -53,7 +53,7 @@ export function scatterOption(s, visible, frontier, trajectories) {
   });
   trajectories.forEach((t, i) => {
     const data = t.points.map((p) => {
-      const q = point(p.row, s, p.metrics);
+      const q = point(p.row, s);
       return q ? { value: q, step: p.step } : null;
     }).filter(Boolean);
     series.push({
@@ -64,7 +64,7 @@ export function scatterOption(s, visible, frontier, trajectories) {
       tooltip: { formatter: (p) => `${escapeHtml(t.label)} checkpoint at step ${p.data.step}` },
     });
   });
-  const selected = visible.filter((r) => s.selected.has(r.index)).map((r) => point(r, s)).filter(Boolean);
+  const selected = visible.filter((r) => s.selected.has(r.key)).map((r) => point(r, s)).filter(Boolean);
   series.push({
     id: 'selected', name: 'selected', type: 'scatter', data: selected, z: 5, silent: true,
     symbol: 'emptyCircle', symbolSize: 22, itemStyle: { color: '#0057d9', borderWidth: 3 },
@@ -81,7 +81,7 @@ export function scatterOption(s, visible, frontier, trajectories) {
     legend: { type: 'scroll', top: 0 },
     tooltip: {
       trigger: 'item', confine: true,
-      formatter: (p) => (p.data && p.seriesId.startsWith('family:') ? tooltipHtml(s.rowsByIndex.get(p.data[2])) : ''),
+      formatter: (p) => (p.data && p.seriesId.startsWith('family:') ? tooltipHtml(s.rowsByKey.get(p.data[2])) : ''),
     },
     xAxis: axis(s.x, s.xlog),
     yAxis: { ...axis(s.y, s.ylog), nameGap: 52 },

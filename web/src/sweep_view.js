@@ -7,7 +7,7 @@ import { comparePanel } from './compare.js';
 import { distillTrajectories, familyOf, hasParameter, parameterValues, parseConfig } from './config.js';
 import { CURVE_METRICS, curveOption, curveRows } from './curves.js';
 import { download, formatTime, h, stateName } from './dom.js';
-import { METRICS, METRIC, metricsFromReport } from './metrics.js';
+import { METRICS, METRIC } from './metrics.js';
 import { scatterOption } from './scatter.js';
 import { progressBar } from './sweep_list.js';
 import { resultsTable, sortRows, toCsv, toJson } from './table.js';
@@ -25,12 +25,16 @@ function toRow(r, families) {
   let report = null;
   try { report = r.report_json ? JSON.parse(r.report_json) : null; } catch { report = null; }
   const steps = parseConfig(r.config);
-  const checkpoints = Array.isArray(report?.checkpoints)
-    ? report.checkpoints.map((c) => ({ step: Number(c.step), metrics: metricsFromReport(c) })) : [];
-  return { index: r.index, jobId: r.job_id, config: r.config, target: r.target, steps,
-    family: familyOf(steps, families), metrics: r.metrics || {}, report, checkpoints,
+  const step = r.checkpoint_step === undefined ? null : Number(r.checkpoint_step);
+  return { key: rowKey(r), index: r.index, checkpointStep: step,
+    label: step === null ? `#${r.index}` : `#${r.index} @ step ${step}`,
+    jobId: r.job_id, config: r.config, target: r.target, steps,
+    family: familyOf(steps, families), metrics: r.metrics || {}, report,
     duration: r.duration_seconds };
 }
+
+// Unique per row: a distill job's checkpoints share its index (ResultRow.checkpoint_step).
+const rowKey = (r) => (r.checkpoint_step === undefined ? `${r.index}` : `${r.index}@${r.checkpoint_step}`);
 
 const select = (label, id, options, value, onchange) => h('label', { for: id }, label + ' ',
   h('select', { id, onchange: (e) => onchange(e.target.value) },
@@ -41,7 +45,7 @@ export function showSweep(root, id) {
     x: 'bits_per_weight', y: 'kld_mean', xlog: false, ylog: false,
     hiddenFamilies: new Set(), paramKey: '', paramValue: '',
     sort: { key: 'index', dir: 1 }, selected: new Set(), curveMetric: 'decode_ms_per_token',
-    rows: [], rowsByIndex: new Map(), frontier: [], sweep: null, jobs: [], families: {},
+    rows: [], rowsByKey: new Map(), frontier: [], sweep: null, jobs: [], families: {},
   };
   let stopped = false, timer = null, lastDone = -1;
   const el = {
@@ -85,12 +89,12 @@ export function showSweep(root, id) {
   const visible = () => s.rows.filter((r) => !s.hiddenFamilies.has(r.family) &&
     (!s.paramKey || !s.paramValue || hasParameter(r, s.paramKey, s.paramValue)));
 
-  function toggle(index) {
-    if (s.selected.has(index)) s.selected.delete(index);
+  function toggle(key) {
+    if (s.selected.has(key)) s.selected.delete(key);
     else if (s.selected.size >= 4) {
       el.status.textContent = 'The comparison holds 4 configurations: unselect one first.';
       return;
-    } else s.selected.add(index);
+    } else s.selected.add(key);
     el.status.textContent = '';
     render();
   }
@@ -129,8 +133,8 @@ export function showSweep(root, id) {
   function render() {
     const rows = visible();
     const onFrontier = new Set(s.frontier);
-    for (const r of s.rows) r.onFrontier = onFrontier.has(r.index);
-    const frontierRows = s.frontier.map((i) => s.rowsByIndex.get(i)).filter(Boolean);
+    for (const r of s.rows) r.onFrontier = onFrontier.has(r.key);
+    const frontierRows = s.frontier.map((k) => s.rowsByKey.get(k)).filter(Boolean);
     const { option, drawn, hidden } = scatterOption(s, rows, frontierRows, distillTrajectories(rows));
     scatter.chart.setOption(option, { notMerge: true });
     el.plot.dataset.points = String(drawn);
@@ -141,8 +145,8 @@ export function showSweep(root, id) {
     ].filter(Boolean).join(' · ');
     el.frontier.replaceChildren(
       h('p.note', { text: `${frontierRows.length} non-dominated of all results, ${METRIC[s.x].short} ${METRIC[s.x].better} and ${METRIC[s.y].short} ${METRIC[s.y].better}` }),
-      h('ol', {}, ...frontierRows.map((r) => h('li', { 'data-index': r.index },
-        h('button.link', { type: 'button', onclick: () => toggle(r.index), 'aria-pressed': String(s.selected.has(r.index)),
+      h('ol', {}, ...frontierRows.map((r) => h('li', { 'data-key': r.key },
+        h('button.link', { type: 'button', onclick: () => toggle(r.key), 'aria-pressed': String(s.selected.has(r.key)),
           text: `#${r.index} ${r.config}` })))));
     const sorted = sortRows(rows, s.sort);
     el.table.replaceChildren(resultsTable(sorted, s, {
@@ -159,7 +163,7 @@ export function showSweep(root, id) {
         onclick: () => download(`sweep-${id}-results.csv`, 'text/csv', toCsv(sortRows(visible(), s.sort))) }),
       h('button', { type: 'button', id: 'export-json', text: 'Export JSON',
         onclick: () => download(`sweep-${id}-results.json`, 'application/json', toJson(sortRows(visible(), s.sort))) }));
-    const chosen = [...s.selected].map((i) => s.rowsByIndex.get(i)).filter(Boolean);
+    const chosen = [...s.selected].map((k) => s.rowsByKey.get(k)).filter(Boolean);
     el.compare.replaceChildren(comparePanel(chosen, toggle));
     renderCurves(rows);
   }
@@ -197,7 +201,7 @@ export function showSweep(root, id) {
     const objectives = [...new Set([s.x, s.y])].join(',');
     try {
       const { results = [] } = await api(`sweeps/${id}/pareto?objectives=${objectives}`);
-      s.frontier = results.map((r) => r.index);
+      s.frontier = results.map(rowKey);
     } catch (e) {
       s.frontier = [];
       el.status.textContent = e.message;
@@ -219,7 +223,7 @@ export function showSweep(root, id) {
         const { results = [] } = await api(`sweeps/${id}/results?report=1`);
         if (stopped) return;
         s.rows = results.map((r) => toRow(r, s.families));
-        s.rowsByIndex = new Map(s.rows.map((r) => [r.index, r]));
+        s.rowsByKey = new Map(s.rows.map((r) => [r.key, r]));
         renderFilters();
         await refreshFrontier();
       }

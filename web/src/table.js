@@ -16,12 +16,17 @@ export function sortRows(rows, sort) {
   const col = COLUMNS.find((c) => c.key === sort.key) || COLUMNS[0];
   return [...rows].sort((a, b) => {
     const x = col.get(a), y = col.get(b);
-    if (x === null && y === null) return a.index - b.index;
+    if (x === null && y === null) return byIndex(a, b);
     if (x === null) return 1; // missing values last in both directions
     if (y === null) return -1;
     const c = col.num ? x - y : String(x).localeCompare(String(y));
-    return c !== 0 ? c * sort.dir : a.index - b.index;
+    return c !== 0 ? c * sort.dir : byIndex(a, b);
   });
+}
+
+// Job order, a job's checkpoints (by step) before its final model.
+function byIndex(a, b) {
+  return a.index - b.index || (a.checkpointStep ?? Infinity) - (b.checkpointStep ?? Infinity);
 }
 
 // on: { sort(key), toggle(index) }
@@ -35,11 +40,11 @@ export function resultsTable(rows, s, on) {
         text: c.label + (active ? (s.sort.dir > 0 ? ' ▲' : ' ▼') : '') }));
     }));
   const body = rows.map((r) => h('tr', {
-    'data-index': r.index, class: [s.selected.has(r.index) ? 'selected' : '',
+    'data-key': r.key, class: [s.selected.has(r.key) ? 'selected' : '',
       r.onFrontier ? 'frontier' : ''].join(' ').trim() || undefined,
   },
-  h('td', {}, h('input', { type: 'checkbox', checked: s.selected.has(r.index),
-    'aria-label': `select #${r.index} for comparison`, onchange: () => on.toggle(r.index) })),
+  h('td', {}, h('input', { type: 'checkbox', checked: s.selected.has(r.key),
+    'aria-label': `select ${r.label} for comparison`, onchange: () => on.toggle(r.key) })),
   ...COLUMNS.map((c) => {
     if (c.key === 'family') {
       return h('td.family', {}, h('span.swatch', { style: `background:${familyColor(r.family)}` }), r.family);
@@ -47,6 +52,7 @@ export function resultsTable(rows, s, on) {
     if (c.key === 'config') {
       return h('td.config', {}, r.onFrontier ? h('span.star', { title: 'on the Pareto frontier', text: '★ ' }) : null, r.config);
     }
+    if (c.key === 'index') return h('td.num', { text: r.index });
     const v = c.get(r);
     return h(c.num ? 'td.num' : 'td', { text: c.metric ? formatMetric(c.key, v) : v });
   })));
@@ -54,7 +60,7 @@ export function resultsTable(rows, s, on) {
 }
 
 function exportRecord(r) {
-  const o = { index: r.index, config: r.config, family: r.family, target: r.target,
+  const o = { index: r.index, checkpoint_step: r.checkpointStep, config: r.config, family: r.family, target: r.target,
     pareto: !!r.onFrontier };
   for (const m of METRICS) o[m.key] = metricValue(r.metrics, m.key);
   return o;
@@ -68,7 +74,7 @@ function csvField(v) {
 
 export function toCsv(rows) {
   const records = rows.map(exportRecord);
-  const keys = ['index', 'config', 'family', 'target', 'pareto', ...METRICS.map((m) => m.key)];
+  const keys = ['index', 'checkpoint_step', 'config', 'family', 'target', 'pareto', ...METRICS.map((m) => m.key)];
   return [keys.join(','), ...records.map((o) => keys.map((k) => csvField(o[k])).join(','))].join('\n') + '\n';
 }
 

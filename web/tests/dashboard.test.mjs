@@ -43,6 +43,7 @@ configs:
   - sliding_window: {window: 16}
   - gqa: {groups: 3}   # fails on the worker: 3 groups do not divide 2 kv heads
   - pipeline: [{magnitude: {sparsity: 0.25}}, {rtn: {bits: 4, group: 32}}]
+  - distill: {layers: 1, steps: 6, checkpoints: "2/4", batch: 2, seq: 16, samples: 4}
 `;
 
 const started = Date.now();
@@ -65,7 +66,9 @@ try {
     'bits_per_weight,kld_mean', '--format', 'json'], { encoding: 'utf8' });
   const cliPareto = JSON.parse(cli.stdout);
   const cliCount = Array.isArray(cliPareto) ? cliPareto.length : (cliPareto.results || []).length;
-  check(results.length === 11 && pareto.length >= 2, `the sweep has 11 results (${results.length}) and a front of ${pareto.length}`);
+  const checkpointRows = results.filter((r) => r.checkpoint_step !== undefined).length;
+  check(results.length === 14 && checkpointRows === 2 && pareto.length >= 2,
+    `the sweep has 14 results (${results.length}: 11 jobs + the distill job's 2 checkpoints: ${checkpointRows}) and a front of ${pareto.length}`);
   check(cliCount === pareto.length, `GetPareto over gRPC (squeeze results --pareto) agrees with the HTTP front (${cliCount})`);
 
   // Static files: content types and traversal.
@@ -101,8 +104,11 @@ try {
   check(await page.locator('#frontier-list li').count() === pareto.length, 'the frontier is listed beside the plot');
   const families = await page.evaluate(() => window.squeezeDashboard.scatter().series
     .filter((s) => s.id.startsWith('family:')).map((s) => s.name).sort());
-  check(JSON.stringify(families) === JSON.stringify(['attention', 'baseline', 'pipeline', 'precision', 'pruning', 'quantization']),
+  check(JSON.stringify(families) === JSON.stringify(['attention', 'baseline', 'distillation', 'pipeline', 'precision', 'pruning', 'quantization']),
     `points are coloured by family: ${families.join(', ')}`);
+  const trajectory = await page.evaluate(() => window.squeezeDashboard.scatter().series
+    .filter((s) => s.id.startsWith('trajectory:')).map((s) => s.data.map((d) => d.step)));
+  check(JSON.stringify(trajectory) === '[[2,4,6]]', `the distill checkpoints are joined in step order (${JSON.stringify(trajectory)})`);
   check(await page.locator('#failed li').count() === 1 && (await page.textContent('#failed')).includes('groups'),
     'the failed job is listed with its error');
   check(await page.isVisible('#curves') && await page.evaluate(() => window.squeezeDashboard.curves().series.length) === 1,
