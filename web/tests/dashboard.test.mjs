@@ -164,7 +164,7 @@ try {
   // Export.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
   const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
-  check(csv.length === results.length + 1 && csv[0].startsWith('index,config,family'),
+  check(csv.length === results.length + 1 && csv[0].startsWith('index,checkpoint_step,config,family'),
     `the CSV export has a header and one row per result (${csv.length - 1})`);
   const [jdl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   check(JSON.parse(readFileSync(await jdl.path(), 'utf8')).length === results.length, 'the JSON export has one object per result');
