@@ -147,7 +147,7 @@ export function showSweep(root, id) {
       h('p.note', { text: `${frontierRows.length} non-dominated of all results, ${METRIC[s.x].short} ${METRIC[s.x].better} and ${METRIC[s.y].short} ${METRIC[s.y].better}` }),
       h('ol', {}, ...frontierRows.map((r) => h('li', { 'data-key': r.key },
         h('button.link', { type: 'button', onclick: () => toggle(r.key), 'aria-pressed': String(s.selected.has(r.key)),
-          text: `#${r.index} ${r.config}` })))));
+          title: `${r.config} (select for comparison)`, text: `#${r.index} ${r.config}` })))));
     const sorted = sortRows(rows, s.sort);
     el.table.replaceChildren(resultsTable(sorted, s, {
       sort: (key) => {
