@@ -1,8 +1,8 @@
 // Test harness: the real squeeze-coordinator and squeeze-worker on loopback, a temporary
-// data root with the tests' small model, sweeps submitted with the real `squeeze` CLI, and
-// the API read over HTTP. Paths come from the environment ctest sets (tests/CMakeLists.txt).
+// data root with the tests' small model, and the API read over HTTP. Paths come from the
+// environment ctest sets (tests/CMakeLists.txt).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,18 +58,6 @@ export class Cluster {
   startWorker(name, grpc) {
     return this.spawnLogged(name, [env('SQUEEZE_WORKER_BIN'), '--coordinator', grpc,
       '--data-root', this.root, '--name', name, '--quiet']);
-  }
-
-  // `squeeze submit FILE --watch`: returns the sweep id.
-  submit(grpc, sweepYaml) {
-    const file = join(this.dir, 'sweep.yaml');
-    writeFileSync(file, sweepYaml);
-    const r = spawnSync(env('SQUEEZE_BIN'), ['submit', file, '--coordinator', grpc, '--watch'],
-      { encoding: 'utf8', timeout: 240000 });
-    if (r.status !== 0) throw new Error(`squeeze submit exited ${r.status}: ${r.stdout}\n${r.stderr}`);
-    const m = (r.stdout + r.stderr).match(/sweep (\d+)/);
-    if (!m) throw new Error(`no sweep id in the output of squeeze submit: ${r.stdout}`);
-    return m[1];
   }
 
   log(name) {
