@@ -81,7 +81,9 @@ export function showSweep(root, id) {
     el.curvesBox, el.failed);
   const scatter = makeChart(el.plot);
   const curves = makeChart(el.curvePlot);
-  window.squeezeDashboard = { scatter: () => scatter.chart.getOption(), curves: () => curves.chart.getOption(), state: s };
+  // For the browser test: what ECharts holds, and where a value is drawn.
+  window.squeezeDashboard = { scatter: () => scatter.chart.getOption(), curves: () => curves.chart.getOption(),
+    pixel: (x, y) => scatter.chart.convertToPixel({ xAxisIndex: 0, yAxisIndex: 0 }, [x, y]), state: s };
   scatter.chart.on('click', (p) => {
     if (p.seriesId?.startsWith('family:')) toggle(p.data[2]);
   });

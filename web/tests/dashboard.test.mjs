@@ -114,6 +114,25 @@ try {
   check(await page.isVisible('#curves') && await page.evaluate(() => window.squeezeDashboard.curves().series.length) === 1,
     'the attention variant shows its latency-against-context curve');
 
+  // Hovering a point shows its configuration and every metric; clicking selects it.
+  const target = await page.evaluate(() => {
+    // The highest point (largest KLD): no other point lies on it.
+    const p = window.squeezeDashboard.scatter().series.filter((s) => s.id.startsWith('family:'))
+      .flatMap((s) => s.data).sort((a, b) => b[1] - a[1])[0];
+    return { key: p[2], px: window.squeezeDashboard.pixel(p[0], p[1]) };
+  });
+  const box = await page.locator('#scatter').boundingBox();
+  await page.mouse.move(box.x + target.px[0], box.y + target.px[1]);
+  await page.waitForFunction(() => document.querySelector('#scatter').innerText.includes('top-1 agreement:'));
+  const tip = await page.innerText('#scatter');
+  const row = results.find((r) => (r.checkpoint_step === undefined ? `${r.index}` : `${r.index}@${r.checkpoint_step}`) === target.key);
+  check(tip.includes(row.config) && ['bits per weight:', 'mean KL divergence:', 'perplexity:', 'decode ms/token:',
+    'prefill tokens/s:', 'size (bytes):'].every((m) => tip.includes(m)), `hovering #${target.key} shows its configuration and every metric`);
+  await page.mouse.click(box.x + target.px[0], box.y + target.px[1]);
+  check(await page.locator(`table.results tr.selected[data-key="${target.key}"]`).count() === 1, 'clicking the point selects it');
+  await page.mouse.click(box.x + target.px[0], box.y + target.px[1]);
+  check(await page.locator('table.results tr.selected').count() === 0, 'clicking it again unselects it');
+
   // Changing the axes redraws (and asks for that front).
   const yBefore = await page.evaluate(() => window.squeezeDashboard.scatter().yAxis[0].name);
   await page.selectOption('#y-metric', 'perplexity');
