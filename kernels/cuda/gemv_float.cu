@@ -22,21 +22,26 @@ __device__ __forceinline__ bool Aligned(const void* p, uintptr_t a) {
   return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0;
 }
 
+// The 16 bytes at p as four words: one 16-byte load when vec (p 16-byte aligned), else 2-byte
+// aligned word loads.
+__device__ __forceinline__ void Load16Bytes(const uint8_t* p, bool vec, uint32_t* v) {
+  if (vec) {
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  } else {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) v[k] = load_u32_a2(p + 4 * k);
+  }
+}
+
 // A format: kHeader bytes before the codes (an f32 row scale when 4), Load8 decodes weights
 // [8u, 8u + 8) (vec: the codes of this row are aligned for the vector path), Load1 weight c,
 // and X applies the format's rounding of the inputs.
 struct F16 {
   static constexpr int kHeader = 0, kVecAlign = 16;
   __device__ static void Load8(const uint8_t* c, int64_t u, bool vec, float* w) {
-    const uint8_t* p = c + 16 * u;
     uint32_t v[4];
-    if (vec) {
-      const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
-      v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-    } else {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) v[k] = load_u32_a2(p + 4 * k);
-    }
+    Load16Bytes(c + 16 * u, vec, v);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       w[2 * k] = f16_bits_to_f32(v[k] & 0xffffu);
@@ -54,15 +59,8 @@ struct F16 {
 struct BF16 {
   static constexpr int kHeader = 0, kVecAlign = 16;
   __device__ static void Load8(const uint8_t* c, int64_t u, bool vec, float* w) {
-    const uint8_t* p = c + 16 * u;
     uint32_t v[4];
-    if (vec) {
-      const uint4 q = __ldg(reinterpret_cast<const uint4*>(p));
-      v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-    } else {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) v[k] = load_u32_a2(p + 4 * k);
-    }
+    Load16Bytes(c + 16 * u, vec, v);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       w[2 * k] = bf16_bits_to_f32(v[k] & 0xffffu);

@@ -3,7 +3,6 @@
 
 #include <malloc.h>
 
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -16,15 +15,6 @@
 #include "util/status_macros.h"
 
 namespace squeeze {
-namespace {
-
-double NowMs() {
-  using namespace std::chrono;
-  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<int64_t>> ParseContexts(const std::string& list) {
   std::vector<int64_t> out;
   for (absl::string_view item : absl::StrSplit(list, ',')) {

@@ -13,14 +13,11 @@
 #include "util/status_macros.h"
 
 namespace squeeze {
-namespace {
 
 double NowMs() {
   using namespace std::chrono;
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
-
-}  // namespace
 
 double QuantileOfSorted(std::span<const double> sorted, double q) {
   if (sorted.empty()) return 0;

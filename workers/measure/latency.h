@@ -26,6 +26,9 @@ struct Stats {
 
 Stats ComputeStats(std::span<const double> samples);
 
+// Milliseconds on the steady clock (for differences).
+double NowMs();
+
 // The q-quantile (q in [0, 1]) of ascending `sorted` values, interpolating linearly between
 // neighbours; 0 for an empty list.
 double QuantileOfSorted(std::span<const double> sorted, double q);
