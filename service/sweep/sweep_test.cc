@@ -136,7 +136,9 @@ TEST(SweepTest, PathsMustExistInsideTheDataRoot) {
         Expand(root, "model: " + c.model + "\ntokenizer: tok.bin\nlatency: {repeats: 1}\n");
     if (c.want.empty()) {
       EXPECT_TRUE(e.ok()) << e.status();
-      if (e.ok()) EXPECT_EQ(e->settings.model(), "m.bin");
+      if (e.ok()) {
+        EXPECT_EQ(e->settings.model(), "m.bin");
+      }
     } else {
       ASSERT_FALSE(e.ok()) << c.model;
       EXPECT_NE(e.status().message().find(c.want), std::string::npos) << e.status();
