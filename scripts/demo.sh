@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README's first command: the whole of squeeze on one machine. Installs what is missing,
 # builds the binaries and the dashboard, trains the demo model (or reuses it from the cache),
-# starts a coordinator on an SQLite file with one CPU worker, submits a sweep that covers every
-# technique family, shows its progress, prints the results and the Pareto front, and keeps the
-# dashboard up at the printed URL until Ctrl-C.
+# starts a coordinator on an SQLite file with one CPU worker inside it, submits a sweep that
+# covers every technique family, shows its progress, prints the results and the Pareto front,
+# and keeps the dashboard up at the printed URL until Ctrl-C.
 #
 #   scripts/demo.sh [--no-serve] [--screenshot FILE] [--port N]
 #
@@ -70,7 +70,7 @@ trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 start_coordinator() {
   build/service/squeeze-coordinator --db "$work/squeeze.db" --data-root "$root" \
     --listen 127.0.0.1:0 --http "127.0.0.1:$1" --ports-file "$work/ports.json" \
-    >"$work/coordinator.log" 2>&1 &
+    --local-workers 1 >"$work/coordinator.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do
     if [ -f "$work/ports.json" ]; then pids+=("$pid"); return 0; fi
@@ -85,11 +85,8 @@ if ! start_coordinator "$port"; then
 fi
 grpc=127.0.0.1:$(sed 's/.*"grpc": \([0-9]*\).*/\1/' "$work/ports.json")
 http_port=$(sed 's/.*"http": \([0-9]*\).*/\1/' "$work/ports.json")
-build/workers/squeeze-worker --coordinator "$grpc" --data-root "$root" --name demo-cpu \
-  --quiet >"$work/worker.log" 2>&1 &
-pids+=("$!")
 echo "coordinator: gRPC $grpc, dashboard http://127.0.0.1:$http_port/ (log $work/coordinator.log)"
-echo "worker: demo-cpu (log $work/worker.log)"
+echo "worker: one CPU worker inside the coordinator (--local-workers 1)"
 
 step "sweep: every technique family"
 cp examples/demo.yaml "$work/sweep.yaml"
@@ -116,6 +113,6 @@ if [ -n "$screenshot" ]; then
 fi
 printf '\ndemo: done in %s\n' "$(elapsed)"
 if [ "$serve" = 1 ]; then
-  printf '\n  dashboard: %s\n\n  (Ctrl-C stops the coordinator and the worker)\n' "$url"
+  printf '\n  dashboard: %s\n\n  (Ctrl-C stops the coordinator and its worker)\n' "$url"
   wait
 fi

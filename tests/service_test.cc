@@ -204,6 +204,24 @@ configs:
   EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 5) << csv.out;
 }
 
+// One process for a one-machine setup (the demo): the coordinator's own CPU workers take the
+// jobs through the same gRPC API, and SIGTERM still stops it cleanly.
+TEST(ServiceTest, LocalWorkersRunJobsInsideTheCoordinator) {
+  Cluster c("svc-local");
+  std::string why;
+  ASSERT_TRUE(c.StartCoordinator({"--local-workers", "1"}, false, &why)) << why;
+  const std::string sweep = c.WriteSweep("local", std::string(kQuick) + "configs: [nf4]\n");
+  const CmdResult submitted = c.Squeeze("submit " + sweep + " --watch", true);
+  ASSERT_EQ(submitted.code, 0) << submitted.out << submitted.err << c.coordinator().Log();
+  EXPECT_NE(submitted.err.find("2/2 done"), std::string::npos) << submitted.err;
+  const auto workers = c.Query("SELECT name, backend FROM workers");
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0][0], "local-0");
+  EXPECT_EQ(workers[0][1], "cpu");
+  c.coordinator().Signal(SIGTERM);
+  EXPECT_EQ(c.coordinator().Wait(seconds(20)), std::optional<int>(0)) << c.coordinator().Log();
+}
+
 TEST(ServiceTest, PrometheusScrapesTheCoordinator) {
   const std::string prometheus = "/usr/bin/prometheus";
   if (!std::filesystem::exists(prometheus)) {

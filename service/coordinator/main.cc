@@ -2,12 +2,17 @@
 // SQLite, and exposes /metrics and a JSON API over HTTP. SIGTERM or SIGINT stops it
 // gracefully (exit 0).
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/worker.h"
 #include "service/coordinator/coordinator.h"
 #include "util/mapped_file.h"
 
@@ -15,6 +20,7 @@ int main(int argc, char** argv) {
   squeeze::CoordinatorOptions o;
   std::string ports_file;
   double lease_s = 30;
+  int local_workers = 0;
   CLI::App app{"squeeze-coordinator: sweeps over gRPC, jobs for workers, results in SQLite"};
   app.add_option("--listen", o.grpc_listen, "gRPC address (port 0: a free port)")
       ->capture_default_str();
@@ -48,6 +54,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-attempts", o.max_attempts, "leases per job before it fails")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app.add_option("--local-workers", local_workers,
+                 "CPU workers run inside this process (threads that use the gRPC API on "
+                 "loopback like any squeeze-worker; for a one-machine setup)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   app.add_option("--ports-file", ports_file,
                  "write {\"grpc\": PORT, \"http\": PORT} here once listening");
   try {
@@ -56,6 +67,12 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   o.lease_ms = int64_t(lease_s * 1000);
+  if (local_workers > 0 && !o.tls_cert.empty()) {
+    std::fprintf(stderr,
+                 "squeeze-coordinator: error: --local-workers: not with --tls-cert (in-process "
+                 "workers use plaintext gRPC on loopback; run squeeze-worker instead)\n");
+    return 2;
+  }
 
   // Signals are taken by sigwait below; every thread started from here on blocks them.
   sigset_t signals;
@@ -97,11 +114,47 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // In-process workers: the same loop as squeeze-worker, on threads.
+  std::atomic<bool> stop_workers{false};
+  std::atomic<int> workers_done{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < local_workers; ++i) {
+    squeeze::WorkerOptions w;
+    w.coordinator = absl::StrCat("127.0.0.1:", (*c)->grpc_port());
+    w.token = o.token;
+    w.data_root = o.data_root;
+    w.name = absl::StrCat("local-", i);
+    w.acquire_wait_ms = 1000;
+    w.quiet = true;
+    workers.emplace_back([w, &stop_workers, &workers_done] {
+      absl::StatusOr<std::unique_ptr<squeeze::Worker>> worker = squeeze::Worker::Create(w);
+      absl::Status s = worker.ok() ? (*worker)->Run(stop_workers) : worker.status();
+      if (!s.ok()) {
+        std::fprintf(stderr, "squeeze-coordinator: %s: %s\n", w.name.c_str(),
+                     std::string(s.message()).c_str());
+      }
+      ++workers_done;
+    });
+  }
+  if (local_workers > 0) {
+    std::fprintf(stderr, "squeeze-coordinator: %d CPU worker%s in this process\n", local_workers,
+                 local_workers == 1 ? "" : "s");
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   std::fprintf(stderr, "squeeze-coordinator: %s: stopping\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  (*c)->Shutdown();
+  stop_workers = true;
+  (*c)->Shutdown();  // the database is closed; nothing stored is lost
+  // Workers stop between jobs; one in the middle of a job is abandoned (its lease runs out and
+  // the job is queued again when the coordinator restarts).
+  for (int i = 0; i < 50 && workers_done < local_workers; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (workers_done < local_workers) {
+    std::fprintf(stderr, "squeeze-coordinator: stopped (a job in progress was abandoned)\n");
+    std::_Exit(0);
+  }
+  for (std::thread& t : workers) t.join();
   std::fprintf(stderr, "squeeze-coordinator: stopped\n");
   return 0;
 }
