@@ -62,8 +62,8 @@ v1::JobResult ResultFromReport(const EvalReport& r) {
     // the same size and accuracy figures. It is stored once, as the job's own row.
     const v1::Metrics& a = cr.metrics();
     const v1::Metrics& f = out.metrics();
-    if (a.size_bytes() == f.size_bytes() && a.perplexity() == f.perplexity() &&
-        a.kld_mean() == f.kld_mean())
+    if (&c == &r.checkpoints.back() && a.size_bytes() == f.size_bytes() &&
+        a.perplexity() == f.perplexity() && a.kld_mean() == f.kld_mean())
       continue;
     cr.set_report_json(FormatReportJson(c));
     *out.add_checkpoints() = std::move(cr);
