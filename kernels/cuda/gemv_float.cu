@@ -37,44 +37,40 @@ __device__ __forceinline__ void Load16Bytes(const uint8_t* p, bool vec, uint32_t
 // A format: kHeader bytes before the codes (an f32 row scale when 4), Load8 decodes weights
 // [8u, 8u + 8) (vec: the codes of this row are aligned for the vector path), Load1 weight c,
 // and X applies the format's rounding of the inputs.
-struct F16 {
+// The 16-bit formats: Conv turns a code into f32 (ToF32) and rounds the inputs (X).
+template <class Conv>
+struct Bits16 {
   static constexpr int kHeader = 0, kVecAlign = 16;
   __device__ static void Load8(const uint8_t* c, int64_t u, bool vec, float* w) {
     uint32_t v[4];
     Load16Bytes(c + 16 * u, vec, v);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      w[2 * k] = f16_bits_to_f32(v[k] & 0xffffu);
-      w[2 * k + 1] = f16_bits_to_f32(v[k] >> 16);
+      w[2 * k] = Conv::ToF32(v[k] & 0xffffu);
+      w[2 * k + 1] = Conv::ToF32(v[k] >> 16);
     }
   }
   __device__ static float Load1(const uint8_t* c, int64_t i) {
-    return f16_bits_to_f32(load_u16(c + 2 * i));
+    return Conv::ToF32(load_u16(c + 2 * i));
   }
   __device__ static float X(float x) {
-    return x;
+    return Conv::X(x);
   }
 };
 
-struct BF16 {
-  static constexpr int kHeader = 0, kVecAlign = 16;
-  __device__ static void Load8(const uint8_t* c, int64_t u, bool vec, float* w) {
-    uint32_t v[4];
-    Load16Bytes(c + 16 * u, vec, v);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      w[2 * k] = bf16_bits_to_f32(v[k] & 0xffffu);
-      w[2 * k + 1] = bf16_bits_to_f32(v[k] >> 16);
-    }
-  }
-  __device__ static float Load1(const uint8_t* c, int64_t i) {
-    return bf16_bits_to_f32(load_u16(c + 2 * i));
-  }
-  // bf16 x bf16 products are exact in f32, as on BF16 hardware (matmul.h).
-  __device__ static float X(float x) {
-    return round_to_bf16(x);
-  }
+struct F16Conv {
+  __device__ static float ToF32(uint32_t b) { return f16_bits_to_f32(b); }
+  __device__ static float X(float x) { return x; }
 };
+
+struct BF16Conv {
+  __device__ static float ToF32(uint32_t b) { return bf16_bits_to_f32(b); }
+  // bf16 x bf16 products are exact in f32, as on BF16 hardware (matmul.h).
+  __device__ static float X(float x) { return round_to_bf16(x); }
+};
+
+using F16 = Bits16<F16Conv>;
+using BF16 = Bits16<BF16Conv>;
 
 // f32 storage; kRound: tf32 (inputs rounded to a 10-bit mantissa) or plain f32.
 template <bool kRound>
