@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "squeeze/kernels/csr.h"
 #include "squeeze/kernels/format.h"
+#include "squeeze/kernels/fp16.h"
 #include "squeeze/kernels/matmul.h"
 
 namespace squeeze {
@@ -120,50 +122,46 @@ void BM_MemoryRead(benchmark::State& state) {
       double(bytes), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
 }
 
-// Unstructured sparsity: a CSR matrix-vector product (f32 values and 16-bit column indices
-// per row, 6 bytes per kept weight) against the dense f32 gemv of the same matrix, to find the
-// sparsity from which storing the zeros' positions pays (README, "Pruning"). state.range(0) is
-// the sparsity in percent; the kept weights of each row are spread uniformly at random.
+// Unstructured sparsity: the CSR matrix-vector kernel (squeeze/kernels/csr.h: f32 or f16
+// values and 16-bit column indices, 6 or 4 bytes per kept weight) on 4096 x 11008, to compare
+// with the dense gemv of the same matrix (BM_Gemv/f32|f16/avx2/4096x11008) and find the
+// sparsity from which storing the kept weights' positions pays (README, "Pruning").
+// state.range(0) is the sparsity in percent, range(1) 16 for f16 values (else f32); the kept
+// weights of each row are spread uniformly at random.
 void BM_CsrGemv(benchmark::State& state) {
   const int64_t rows = 4096, cols = 11008;
   const double sparsity = double(state.range(0)) / 100.0;
+  const bool half = state.range(1) == 16;
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const int64_t keep = cols - int64_t(sparsity * double(cols) + 0.5);
-  std::vector<float> values(rows * keep), x(cols), y(rows);
-  std::vector<uint16_t> index(rows * keep);
-  std::vector<uint16_t> all(cols);
+  std::vector<float> f32(rows * keep), x(cols), y(rows);
+  std::vector<uint16_t> f16(rows * keep), index(rows * keep), all(cols);
+  std::vector<uint32_t> start(rows + 1);
   for (int64_t c = 0; c < cols; ++c) all[c] = uint16_t(c);
   for (int64_t r = 0; r < rows; ++r) {
     std::shuffle(all.begin(), all.end(), rng);
     std::sort(all.begin(), all.begin() + keep);
     for (int64_t k = 0; k < keep; ++k) {
       index[r * keep + k] = all[k];
-      values[r * keep + k] = dist(rng);
+      f32[r * keep + k] = dist(rng);
+      f16[r * keep + k] = fp32_to_fp16(f32[r * keep + k]);
     }
+    start[r + 1] = uint32_t((r + 1) * keep);
   }
   for (float& v : x) v = dist(rng);
+  const WeightFormat vf = half ? WeightFormat::kF16 : WeightFormat::kF32;
+  const CsrView view = {start.data(), index.data(),
+                        half ? static_cast<const void*>(f16.data()) : f32.data(), vf};
+  const CsrKernels& k = GetCsrKernels(vf, Isa::kAvx2);
   for (auto _ : state) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* v = values.data() + r * keep;
-      const uint16_t* ix = index.data() + r * keep;
-      float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      int64_t k = 0;
-      for (; k + 4 <= keep; k += 4) {
-        a0 += v[k] * x[ix[k]];
-        a1 += v[k + 1] * x[ix[k + 1]];
-        a2 += v[k + 2] * x[ix[k + 2]];
-        a3 += v[k + 3] * x[ix[k + 3]];
-      }
-      for (; k < keep; ++k) a0 += v[k] * x[ix[k]];
-      y[r] = (a0 + a1) + (a2 + a3);
-    }
+    k.gemv(view, x.data(), y.data(), 0, rows);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  state.counters["bytes/s"] =
-      benchmark::Counter(double(rows * keep * 6), benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1024);
+  state.counters["bytes/s"] = benchmark::Counter(double(CsrBytes(vf, rows, rows * keep)),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1024);
 }
 
 std::string ShapeName(Shape s) {
@@ -172,12 +170,8 @@ std::string ShapeName(Shape s) {
 
 bool RegisterAll() {
   benchmark::RegisterBenchmark("BM_CsrGemv/4096x11008", BM_CsrGemv)
-      ->ArgName("sparsity%")
-      ->Arg(50)
-      ->Arg(70)
-      ->Arg(80)
-      ->Arg(90)
-      ->Arg(95)
+      ->ArgNames({"sparsity%", "bits"})
+      ->ArgsProduct({{50, 60, 70, 75, 80, 90, 95}, {32, 16}})
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_MemoryRead/1GiB", BM_MemoryRead)
       ->ArgName("streams")

@@ -6,6 +6,7 @@
 // (and finally to the reference kernels).
 #pragma once
 
+#include "squeeze/kernels/csr.h"
 #include "squeeze/kernels/matmul.h"
 #include "squeeze/kernels/ops.h"
 
@@ -47,6 +48,10 @@ bool HasAvx512Vnni();
 
 // N:M sparse formats (matmul_sparse_avx2.cc); served at the AVX-512 level too.
 extern const MatmulKernels kMatmulSparseAvx2[kWeightFormatCount];
+
+// CSR kernels, f32 and f16 values (matmul_csr_avx2.cc); served at the AVX-512 level too.
+extern const CsrKernels kCsrAvx2F32;
+extern const CsrKernels kCsrAvx2F16;
 
 // AVX2 attention vector kernels (vec_avx2.cc).
 extern const VecKernels kVecAvx2;

@@ -71,6 +71,11 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   return p != nullptr && p->gemv != nullptr ? p : nullptr;
 }
 
+const CsrKernels& GetCsrKernels(WeightFormat values, Isa isa) {
+  if (isa < Isa::kAvx2 || !IsaSupported(Isa::kAvx2)) return GetCsrKernelsRef(values);
+  return values == WeightFormat::kF16 ? cpu::kCsrAvx2F16 : cpu::kCsrAvx2F32;
+}
+
 const VecKernels& GetVecKernels(Isa isa) {
   static const VecKernels kRef = {dot_ref, axpy_ref};
   return isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) ? cpu::kVecAvx2 : kRef;

@@ -39,6 +39,10 @@ absl::StatusOr<DeviceMatrix> UploadMatrix(const WeightTensor& w, const std::stri
                                                  GetFormatTraits(w.format()).name,
                                                  " has no CUDA gemv kernel yet"));
   }
+  if (w.sparse() != nullptr) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cuda engine: ", name, ": sparse (CSR) storage has no CUDA kernel yet"));
+  }
   if (w.split() != nullptr) {
     return absl::UnimplementedError(absl::StrCat(
         "cuda engine: ", name, ": split columns (llm_int8) do not run on the GPU yet"));

@@ -1,6 +1,7 @@
 // Row-parallel dispatch of the format's matrix kernels (one matrix, or several with the same
 // input in one parallel loop), the two-part product of a tensor with split columns
-// (LLM.int8()), and the low-rank term of a tensor with an adapter (unmerged LoRA).
+// (LLM.int8()), the low-rank term of a tensor with an adapter (unmerged LoRA), and the CSR
+// kernels of a sparse tensor.
 #include "engine/linear.h"
 
 #include <algorithm>
@@ -54,8 +55,33 @@ void LinearRows(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> 
       16);
 }
 
+// y = x · Wᵀ for a CSR tensor: the gemv on x as it is, or for several tokens the gemm on x
+// transposed once here (each kept weight then meets all tokens' inputs in one contiguous run).
+void LinearSparse(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
+                  float* y) {
+  const CsrKernels& k = GetCsrKernels(w.format(), isa);
+  const CsrView view = w.csr();
+  const int64_t rows = w.rows(), cols = w.cols();
+  if (n == 1) {
+    pool.ParallelFor(
+        rows, [&](int64_t b, int64_t e) { k.gemv(view, x, y + b, b, e); }, 16);
+    return;
+  }
+  thread_local std::vector<float> xt;
+  xt.resize(size_t(n * cols));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t c = 0; c < cols; ++c) xt[size_t(c * n + t)] = x[t * cols + c];
+  const float* xtp = xt.data();
+  pool.ParallelFor(
+      rows, [&](int64_t b, int64_t e) { k.gemm(view, xtp, n, y + b, rows, b, e); }, 16);
+}
+
 void LinearMain(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
                 float* y) {
+  if (w.sparse()) {
+    LinearSparse(pool, isa, w, x, n, y);
+    return;
+  }
   const WeightTensor* ws[] = {&w};
   float* ys[] = {y};
   LinearRows(pool, isa, ws, x, n, ys);
@@ -109,7 +135,8 @@ void LinearGroup(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const>
                  int64_t n, std::span<float* const> ys) {
   bool together = true;
   for (const WeightTensor* w : ws) {
-    together = together && !w->split() && !w->adapter() && w->format() == ws[0]->format() &&
+    together = together && !w->split() && !w->adapter() && !w->sparse() &&
+               w->format() == ws[0]->format() &&
                w->cols() == ws[0]->cols();
   }
   if (together) {

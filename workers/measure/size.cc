@@ -19,8 +19,8 @@ SizeReport MeasureSize(const Model& model, const Model* baseline) {
     const SplitColumns* split = t->split();
     const LowRankAdapter* ad = t->adapter();
     const int64_t ad_bytes = ad ? ad->a->bytes() + ad->b->bytes() : 0;
-    const int64_t split_bytes = split ? t->bytes() - t->rows() * t->row_bytes() - ad_bytes : 0;
-    r.bytes_by_format[GetFormatTraits(t->format()).name] += t->bytes() - split_bytes - ad_bytes;
+    const int64_t split_bytes = split ? t->bytes() - t->main_bytes() - ad_bytes : 0;
+    r.bytes_by_format[t->StorageName()] += t->main_bytes();
     if (split) r.bytes_by_format[GetFormatTraits(split->dense->format()).name] += split_bytes;
     if (ad) {
       r.bytes_by_format[GetFormatTraits(ad->a->format()).name] += ad->a->bytes();

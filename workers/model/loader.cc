@@ -77,6 +77,12 @@ absl::Status SaveHfModel(const Model& m, const std::string& dir) {
           absl::StrCat(dir, ": tensor ", name,
                        " has an unmerged low-rank adapter: merge it first (finetune merge=true)"));
     }
+    if (t.sparse()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, ": tensor ", name,
+          " is stored sparse (CSR): not representable in safetensors; prune with storage=dense "
+          "to save it"));
+    }
     ASSIGN_OR_RETURN(StDtype dtype, DtypeOf(t.format(), name));
     tensors.push_back({name, dtype, {t.rows(), t.cols()}, t.data(), uint64_t(t.bytes())});
     return absl::OkStatus();

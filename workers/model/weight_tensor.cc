@@ -1,11 +1,14 @@
 // WeightTensor storage: owned bytes or a view into a mapped file.
 #include "model/weight_tensor.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "squeeze/kernels/fp16.h"
 
 namespace squeeze {
 
@@ -45,8 +48,57 @@ WeightTensor WeightTensor::FromFloat(WeightFormat format, int64_t rows, int64_t 
   return Owned(format, rows, cols, std::move(bytes));
 }
 
+WeightTensor WeightTensor::SparseFromFloat(WeightFormat values, int64_t rows, int64_t cols,
+                                           const float* dense) {
+  assert(CsrHoldsValues(values) && cols <= kCsrMaxCols);
+  auto s = std::make_shared<SparseRows>();
+  s->start.reserve(size_t(rows) + 1);
+  s->start.push_back(0);
+  const bool half = values == WeightFormat::kF16;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = dense[r * cols + c];
+      uint8_t packed[4];
+      if (half) {
+        const uint16_t h = fp32_to_fp16(v);
+        if ((h & 0x7fff) == 0) continue;
+        std::memcpy(packed, &h, 2);
+      } else {
+        if (v == 0.0f) continue;
+        std::memcpy(packed, &v, 4);
+      }
+      s->index.push_back(uint16_t(c));
+      s->values.insert(s->values.end(), packed, packed + (half ? 2 : 4));
+    }
+    s->start.push_back(uint32_t(s->index.size()));
+  }
+  s->index.shrink_to_fit();
+  s->values.shrink_to_fit();
+  WeightTensor t;
+  t.format_ = values;
+  t.rows_ = rows;
+  t.cols_ = cols;
+  t.sparse_ = std::move(s);
+  return t;
+}
+
+CsrView WeightTensor::csr() const {
+  if (!sparse_) return {};
+  return {sparse_->start.data(), sparse_->index.data(), sparse_->values.data(), format_};
+}
+
+std::string WeightTensor::StorageName() const {
+  const std::string name = GetFormatTraits(format_).name;
+  return sparse_ ? "csr_" + name : name;
+}
+
+int64_t WeightTensor::main_bytes() const {
+  if (sparse_) return CsrBytes(format_, rows_, int64_t(sparse_->index.size()));
+  return rows_ * row_bytes_;
+}
+
 int64_t WeightTensor::bytes() const {
-  int64_t b = rows_ * row_bytes_;
+  int64_t b = main_bytes();
   if (split_) b += split_->dense->bytes() + int64_t(split_->cols.size()) * int64_t(sizeof(int32_t));
   if (adapter_) b += adapter_->a->bytes() + adapter_->b->bytes();
   return b;
@@ -106,7 +158,16 @@ WeightTensor WeightTensor::WithAdapter(LowRankAdapter adapter) const {
 }
 
 void WeightTensor::RowToFloat(int64_t r, float* out) const {
-  GetFormatTraits(format_).to_float(row(r), out, cols_);
+  if (sparse_) {
+    std::fill(out, out + cols_, 0.0f);
+    const int64_t value_bytes = format_ == WeightFormat::kF16 ? 2 : 4;
+    for (uint32_t k = sparse_->start[r]; k < sparse_->start[r + 1]; ++k) {
+      GetFormatTraits(format_).to_float(sparse_->values.data() + k * value_bytes,
+                                        out + sparse_->index[k], 1);
+    }
+  } else {
+    GetFormatTraits(format_).to_float(row(r), out, cols_);
+  }
   if (split_) {
     // The product reads those columns from the dense part only (x is zeroed there for the
     // main part), so they take the dense values.

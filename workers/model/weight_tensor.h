@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "squeeze/kernels/csr.h"
 #include "squeeze/kernels/format.h"
 
 namespace squeeze {
@@ -29,6 +30,14 @@ struct LowRankAdapter {
   float scale = 1.0f;
 };
 
+// Unstructured sparse storage (CSR, squeeze/kernels/csr.h): only the kept weights of each row
+// with their 16-bit column indices. The tensor's format() is the values' format (f32 or f16).
+struct SparseRows {
+  std::vector<uint32_t> start;  // rows + 1
+  std::vector<uint16_t> index;
+  std::vector<uint8_t> values;  // packed f32 or f16
+};
+
 class WeightTensor {
  public:
   WeightTensor() = default;
@@ -43,18 +52,35 @@ class WeightTensor {
   static WeightTensor FromFloat(WeightFormat format, int64_t rows, int64_t cols,
                                 const float* values);
 
+  // Stores the nonzero weights of a row-major float matrix in CSR form with values of format
+  // `values` (f32 or f16, see CsrHoldsValues; cols at most kCsrMaxCols). A weight whose value
+  // rounds to zero in that format is not kept.
+  static WeightTensor SparseFromFloat(WeightFormat values, int64_t rows, int64_t cols,
+                                      const float* dense);
+
   WeightFormat format() const { return format_; }
   int64_t rows() const { return rows_; }  // output features
   int64_t cols() const { return cols_; }  // input features
+  // Dense tensors only (sparse() is null): bytes per packed row, the rows, row r.
   int64_t row_bytes() const { return row_bytes_; }
   const uint8_t* data() const { return data_; }
   const uint8_t* row(int64_t r) const { return data_ + r * row_bytes_; }
-  bool empty() const { return data_ == nullptr; }
+  bool empty() const { return data_ == nullptr && !sparse_; }
+
+  // The CSR storage, or null for a dense tensor (see SparseRows).
+  const SparseRows* sparse() const { return sparse_.get(); }
+  CsrView csr() const;
+  // "f16", or "csr_f16" for sparse storage: what results call the storage of this tensor.
+  std::string StorageName() const;
+  // Bytes of the main part alone: the packed rows, or the CSR arrays.
+  int64_t main_bytes() const;
   // Bytes held for inference: the packed rows (scales and zero points are inside them), plus
   // a split part's dense bytes and its int32 column indices, plus an adapter's bytes.
   int64_t bytes() const;
   // Identity of the storage (two tensors sharing bytes, like a tied classifier, compare equal).
-  const void* storage_id() const { return data_; }
+  const void* storage_id() const {
+    return sparse_ ? static_cast<const void*>(sparse_.get()) : data_;
+  }
 
   // The columns computed apart, or null (see SplitColumns).
   const SplitColumns* split() const { return split_.get(); }
@@ -80,6 +106,7 @@ class WeightTensor {
   std::shared_ptr<const void> keepalive_;
   std::shared_ptr<const SplitColumns> split_;
   std::shared_ptr<const LowRankAdapter> adapter_;
+  std::shared_ptr<const SparseRows> sparse_;
 };
 
 }  // namespace squeeze

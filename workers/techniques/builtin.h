@@ -82,7 +82,8 @@ bool IsSparseFormat(WeightFormat f);
 absl::Status RejectRepackedLayouts(const Model& model, const std::string& technique);
 
 // `t` repacked in format `to`: each row unpacked to float and packed with the format's
-// reference quantizer (round to nearest). The result owns its bytes.
+// reference quantizer (round to nearest). The result owns its bytes. Sparse (CSR) storage stays
+// sparse when `to` is f32 or f16 (only the values change precision); otherwise it turns dense.
 WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to);
 
 // Repacks every layer matrix (q, k, v, o, gate, up, down) in format `to`, and the embedding

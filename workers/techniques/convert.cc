@@ -71,6 +71,11 @@ absl::Status RejectSparseLayers(const Model& model, const std::string& technique
 }
 
 WeightTensor ConvertWeightTensor(const WeightTensor& t, WeightFormat to) {
+  // CSR storage keeps its sparsity when only its values' precision changes.
+  if (t.sparse() && CsrHoldsValues(to)) {
+    const std::vector<float> dense = t.ToFloat();
+    return WeightTensor::SparseFromFloat(to, t.rows(), t.cols(), dense.data());
+  }
   const int64_t rows = t.rows(), cols = t.cols(), rb = RowBytes(to, cols);
   const FormatTraits& dst = GetFormatTraits(to);
   std::vector<uint8_t> bytes(rows * rb);

@@ -2,13 +2,14 @@
 // (by |W| times the input norm, per output row; Sun et al., "A Simple and Effective Pruning
 // Approach for Large Language Models", 2023), `sparsegpt` (one-shot with error feedback;
 // prune_core.cc) and `nm_sparse` (an N:M pattern chosen by any of the three criteria, stored
-// in the sp24_* / sp48_* formats whose kernels skip the zeros). Unstructured sparsity stays in
-// the matrix's dense format: on the AVX2 machine of README a CSR kernel beat the dense one
-// only past ~90% sparsity (kernels_bench BM_CsrGemv).
+// in the sp24_* / sp48_* formats whose kernels skip the zeros). Unstructured zeros stay in the
+// matrix's dense format or, past the sparsity where the CSR kernel wins (storage=auto), are
+// stored CSR (prune_core.cc, StorePruned).
 #include <cmath>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "techniques/builtin.h"
 #include "techniques/prune.h"
 #include "util/status_macros.h"
@@ -98,7 +99,7 @@ class PruneTechnique : public Technique {
       PruneSmallest(ptrs, p_.sparsity);
       for (size_t i = 0; i < mats.size(); ++i) {
         WeightTensor* t = mats[i].second;
-        *t = WeightTensor::FromFloat(t->format(), t->rows(), t->cols(), ws[i].data());
+        ASSIGN_OR_RETURN(*t, StorePruned(*t, ws[i], p_, values_, name_, mats[i].first));
       }
       return absl::OkStatus();
     }
@@ -138,6 +139,12 @@ class PruneTechnique : public Technique {
           absl::StrCat(damping_) + ")";
     }
     std::string storage = "zeros kept in each matrix's dense format";
+    if (p_.storage == "csr") storage = "stored sparse (CSR: kept weights and their columns)";
+    if (p_.storage == "auto")
+      storage = absl::StrFormat(
+          "f32 matrices from %g%% and f16 from %g%% zeros stored sparse (CSR: kept weights and "
+          "their columns), the others dense with their zeros",
+          100 * CsrCrossover(WeightFormat::kF32), 100 * CsrCrossover(WeightFormat::kF16));
     if (p_.nm())
       storage = "stored in the " + std::to_string(p_.n) + ":" + std::to_string(p_.m) +
                 " sparse format (kept values and their positions)";
@@ -163,6 +170,21 @@ ParamSpec SparsityParam() {
   return p;
 }
 
+ParamSpec StorageParam() {
+  return MakeParam("storage", ParamType::kEnum, "auto", {"auto", "dense", "csr"},
+                   "where the zeros go: dense keeps them in the matrix's format; csr stores only "
+                   "the kept weights and their columns (f32 or f16 matrices); auto takes csr "
+                   "where its kernel is faster (f32 from 60%, f16 from 75% sparsity)");
+}
+
+// The unstructured pattern of a magnitude, wanda or sparsegpt spec.
+PrunePattern Unstructured(const Params& p) {
+  PrunePattern pat;
+  pat.sparsity = p.GetFloat("sparsity");
+  pat.storage = p.GetString("storage");
+  return pat;
+}
+
 ParamSpec DampingParam() {
   ParamSpec p = MakeParam("damping", ParamType::kFloat, "0.01", {},
                           "fraction of the mean Hessian diagonal added to the diagonal");
@@ -180,13 +202,12 @@ TechniqueInfo MagnitudeTechniqueInfo() {
   info.summary =
       "Unstructured magnitude pruning: removes the smallest |W| of every layer "
       "matrix (scope=layer) or of all of them together (scope=global).";
-  info.params = {SparsityParam(),
+  info.params = {SparsityParam(), StorageParam(),
                  MakeParam("scope", ParamType::kEnum, "layer", {"layer", "global"},
                            "layer: each matrix loses `sparsity` of its weights; global: the "
                            "threshold is shared by all layer matrices")};
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
-    PrunePattern pat;
-    pat.sparsity = p.GetFloat("sparsity");
+    const PrunePattern pat = Unstructured(p);
     return std::make_unique<PruneTechnique>("magnitude", p.ToSpec(), "magnitude", pat,
                                             p.GetString("scope"), 0.0, "same");
   };
@@ -201,10 +222,9 @@ TechniqueInfo WandaTechniqueInfo() {
       "Wanda: removes, in each output row, the weights with the smallest |W| x "
       "input norm over the calibration text (needs calibration text).";
   info.needs_calibration = true;
-  info.params = {SparsityParam()};
+  info.params = {SparsityParam(), StorageParam()};
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
-    PrunePattern pat;
-    pat.sparsity = p.GetFloat("sparsity");
+    const PrunePattern pat = Unstructured(p);
     return std::make_unique<PruneTechnique>("wanda", p.ToSpec(), "wanda", pat, "row", 0.0, "same");
   };
   return info;
@@ -219,10 +239,9 @@ TechniqueInfo SparseGptTechniqueInfo() {
       "each removal's error back through the inverse Hessian of the calibration "
       "inputs (needs calibration text).";
   info.needs_calibration = true;
-  info.params = {SparsityParam(), DampingParam()};
+  info.params = {SparsityParam(), DampingParam(), StorageParam()};
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
-    PrunePattern pat;
-    pat.sparsity = p.GetFloat("sparsity");
+    const PrunePattern pat = Unstructured(p);
     return std::make_unique<PruneTechnique>("sparsegpt", p.ToSpec(), "sparsegpt", pat, "row",
                                             p.GetFloat("damping"), "same");
   };

@@ -22,6 +22,9 @@ namespace squeeze {
 struct PrunePattern {
   double sparsity = 0;
   int n = 0, m = 0;
+  // Storage of unstructured zeros: "dense" (the matrix's format, zeros included), "csr" (only
+  // the kept weights, f32/f16 matrices) or "auto" (csr from kCsrCrossover on).
+  std::string storage = "auto";
   bool nm() const { return m > 0; }
   // Weights removed from a row of `cols`: round(sparsity * cols), or m - n per whole group of
   // m (a last partial group of len weights loses max(0, len - n)).
@@ -48,8 +51,16 @@ int64_t PruneSmallest(const std::vector<std::vector<float>*>& matrices, double s
 void SparseGptPrune(float* w, int64_t rows, const GptqHessian& hs, const PrunePattern& p,
                     ThreadPool* pool);
 
+// Sparsity from which the CSR matrix-vector product beats the dense one of the same values'
+// precision on the machine of README (kernels_bench BM_CsrGemv against BM_Gemv, one thread,
+// 4096 x 11008 with uniformly spread zeros): CSR reads 6 (f32) or 4 (f16) bytes per kept
+// weight and gathers its inputs, dense reads 4 or 2 per weight.
+double CsrCrossover(WeightFormat values);
+
 // The pruned float matrix w stored back into `t`'s place: unstructured patterns keep t's
-// format (dense, zeros included); N:M patterns take the sp24_*/sp48_* format holding values
+// format, dense with its zeros or, as p.storage says, CSR with t's values' precision (auto:
+// when t is f32 or f16 and w's sparsity reaches CsrCrossover; csr on a quantized matrix fails
+// naming `technique` and `name`); N:M patterns take the sp24_*/sp48_* format holding values
 // in `values` ("same": f32 or f16 as t is), or fail naming `technique` and `name`.
 absl::StatusOr<WeightTensor> StorePruned(const WeightTensor& t, const std::vector<float>& w,
                                          const PrunePattern& p, const std::string& values,

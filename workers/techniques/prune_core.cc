@@ -151,10 +151,38 @@ void SparseGptPrune(float* w, int64_t rows, const GptqHessian& hs, const PrunePa
   }
 }
 
+double CsrCrossover(WeightFormat values) {
+  return values == WeightFormat::kF16 ? 0.75 : 0.6;
+}
+
+namespace {
+
+absl::StatusOr<WeightTensor> StoreUnstructured(const WeightTensor& t, const std::vector<float>& w,
+                                               const PrunePattern& p, const std::string& technique,
+                                               const std::string& name) {
+  const bool csr_fits = CsrHoldsValues(t.format()) && t.cols() <= kCsrMaxCols;
+  if (p.storage == "csr" && !csr_fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        technique, ": ", name, " is ", GetFormatTraits(t.format()).name, " with ", t.cols(),
+        " columns; storage=csr holds f32 or f16 values of at most ", kCsrMaxCols,
+        " columns (prune before quantizing, or give storage=dense or storage=auto)"));
+  }
+  bool csr = p.storage == "csr";
+  if (p.storage == "auto" && csr_fits) {
+    int64_t zeros = 0;
+    for (float v : w) zeros += v == 0.0f;
+    csr = !w.empty() && double(zeros) >= CsrCrossover(t.format()) * double(w.size());
+  }
+  if (csr) return WeightTensor::SparseFromFloat(t.format(), t.rows(), t.cols(), w.data());
+  return WeightTensor::FromFloat(t.format(), t.rows(), t.cols(), w.data());
+}
+
+}  // namespace
+
 absl::StatusOr<WeightTensor> StorePruned(const WeightTensor& t, const std::vector<float>& w,
                                          const PrunePattern& p, const std::string& values,
                                          const std::string& technique, const std::string& name) {
-  if (!p.nm()) return WeightTensor::FromFloat(t.format(), t.rows(), t.cols(), w.data());
+  if (!p.nm()) return StoreUnstructured(t, w, p, technique, name);
   WeightFormat v = values == "f16" ? WeightFormat::kF16 : WeightFormat::kF32;
   if (values == "same") {
     if (t.format() != WeightFormat::kF32 && t.format() != WeightFormat::kF16) {
