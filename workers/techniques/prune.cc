@@ -171,10 +171,13 @@ ParamSpec SparsityParam() {
 }
 
 ParamSpec StorageParam() {
-  return MakeParam("storage", ParamType::kEnum, "auto", {"auto", "dense", "csr"},
-                   "where the zeros go: dense keeps them in the matrix's format; csr stores only "
-                   "the kept weights and their columns (f32 or f16 matrices); auto takes csr "
-                   "where its kernel is faster (f32 from 60%, f16 from 75% sparsity)");
+  ParamSpec p = MakeParam("storage", ParamType::kEnum, "auto", {"auto", "dense", "csr"}, "");
+  p.help = absl::StrFormat(
+      "where the zeros go: dense keeps them in the matrix's format; csr stores only the kept "
+      "weights and their columns (f32 or f16 matrices); auto takes csr where it decodes faster "
+      "(f32 from %g%%, f16 from %g%% zeros)",
+      100 * CsrCrossover(WeightFormat::kF32), 100 * CsrCrossover(WeightFormat::kF16));
+  return p;
 }
 
 // The unstructured pattern of a magnitude, wanda or sparsegpt spec.

@@ -152,7 +152,7 @@ void SparseGptPrune(float* w, int64_t rows, const GptqHessian& hs, const PrunePa
 }
 
 double CsrCrossover(WeightFormat values) {
-  return values == WeightFormat::kF16 ? 0.75 : 0.6;
+  return values == WeightFormat::kF16 ? 0.75 : 0.5;
 }
 
 namespace {
