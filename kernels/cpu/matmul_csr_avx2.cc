@@ -67,14 +67,15 @@ void CsrGemv(const CsrView& w, const float* x, float* y, int64_t r0, int64_t r1)
 
 // One row against tokens [t0, t0 + 8 * kVecs) of the transposed inputs.
 template <typename V, int kVecs>
-void RowTokens(const V* v, const uint16_t* ix, int64_t len, const float* xt, int64_t n,
-               int64_t t0, float* y, int64_t ldy) {
+void RowTokens(const V* v, const uint16_t* ix, int64_t len, const float* xt, int64_t n, int64_t t0,
+               float* y, int64_t ldy) {
   __m256 acc[kVecs];
   for (int j = 0; j < kVecs; ++j) acc[j] = _mm256_setzero_ps();
   for (int64_t k = 0; k < len; ++k) {
     const __m256 a = _mm256_set1_ps(Scalar(v, k));
     const float* xc = xt + int64_t(ix[k]) * n + t0;
-    for (int j = 0; j < kVecs; ++j) acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(xc + 8 * j), acc[j]);
+    for (int j = 0; j < kVecs; ++j)
+      acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(xc + 8 * j), acc[j]);
   }
   alignas(32) float out[8 * kVecs];
   for (int j = 0; j < kVecs; ++j) _mm256_store_ps(out + 8 * j, acc[j]);

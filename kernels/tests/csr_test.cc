@@ -117,7 +117,8 @@ TEST_P(CsrTest, GemmMatchesGemvPerToken) {
     for (int64_t t = 0; t < n; ++t)
       for (int64_t c = 0; c < cols; ++c) xt[c * n + t] = x[t * cols + c];
     for (Isa isa : {Isa::kRef, Isa::kAvx2}) {
-      const CsrKernels& k = isa == Isa::kRef ? GetCsrKernelsRef(values) : GetCsrKernels(values, isa);
+      const CsrKernels& k =
+          isa == Isa::kRef ? GetCsrKernelsRef(values) : GetCsrKernels(values, isa);
       // Rows [2, 20) into a (n, ldy = 19) output whose last column is never written.
       const int64_t ldy = 19;
       std::vector<float> y(n * ldy + 1, kSentinel);
@@ -135,12 +136,11 @@ TEST_P(CsrTest, GemmMatchesGemvPerToken) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, CsrTest,
-                         ::testing::Combine(::testing::Values(WeightFormat::kF32,
-                                                              WeightFormat::kF16),
-                                            ::testing::Values(int64_t(7), int64_t(64),
-                                                              int64_t(333), int64_t(4100)),
-                                            ::testing::Values(0.05, 0.3, 0.7)));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CsrTest,
+    ::testing::Combine(::testing::Values(WeightFormat::kF32, WeightFormat::kF16),
+                       ::testing::Values(int64_t(7), int64_t(64), int64_t(333), int64_t(4100)),
+                       ::testing::Values(0.05, 0.3, 0.7)));
 
 TEST(CsrBytesTest, CountsValuesIndicesAndRowStarts) {
   EXPECT_EQ(CsrBytes(WeightFormat::kF32, 10, 100), 100 * 4 + 100 * 2 + 11 * 4);

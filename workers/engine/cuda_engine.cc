@@ -40,8 +40,8 @@ absl::StatusOr<DeviceMatrix> UploadMatrix(const WeightTensor& w, const std::stri
                                                  " has no CUDA gemv kernel yet"));
   }
   if (w.sparse() != nullptr) {
-    return absl::UnimplementedError(absl::StrCat(
-        "cuda engine: ", name, ": sparse (CSR) storage has no CUDA kernel yet"));
+    return absl::UnimplementedError(
+        absl::StrCat("cuda engine: ", name, ": sparse (CSR) storage has no CUDA kernel yet"));
   }
   if (w.split() != nullptr) {
     return absl::UnimplementedError(absl::StrCat(

@@ -136,8 +136,7 @@ void LinearGroup(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const>
   bool together = true;
   for (const WeightTensor* w : ws) {
     together = together && !w->split() && !w->adapter() && !w->sparse() &&
-               w->format() == ws[0]->format() &&
-               w->cols() == ws[0]->cols();
+               w->format() == ws[0]->format() && w->cols() == ws[0]->cols();
   }
   if (together) {
     LinearRows(pool, isa, ws, x, n, ys);

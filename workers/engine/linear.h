@@ -16,9 +16,9 @@ void Linear(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, in
 
 // The products of several matrices with the same input (the q, k and v projections; gate and
 // up): ys[i] = x · ws[i]ᵀ, each (n, ws[i]->rows()). When the matrices share format and width
-// and none has split columns, an adapter or sparse storage, one parallel loop runs over all their rows (one synchronization
-// of the pool instead of one per matrix, and for n == 1 the activations are prepared once);
-// otherwise they run one after another. Results are the same either way.
+// and none has split columns, an adapter or sparse storage, one parallel loop runs over all their
+// rows (one synchronization of the pool instead of one per matrix, and for n == 1 the activations
+// are prepared once); otherwise they run one after another. Results are the same either way.
 void LinearGroup(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> ws, const float* x,
                  int64_t n, std::span<float* const> ys);
 

@@ -18,7 +18,7 @@ inline constexpr int64_t kCsrMaxCols = 65536;
 struct CsrView {
   const uint32_t* start = nullptr;  // rows + 1 offsets, start[0] == 0
   const uint16_t* index = nullptr;
-  const void* values = nullptr;     // float or uint16_t (IEEE half), as `value_format` says
+  const void* values = nullptr;  // float or uint16_t (IEEE half), as `value_format` says
   WeightFormat value_format = WeightFormat::kF32;  // kF32 or kF16
 };
 
