@@ -22,14 +22,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace ::squeeze::testing;
 
-std::vector<const WeightTensor*> Layers(const Model& m) {
-  std::vector<const WeightTensor*> out;
-  for (const LayerWeights& l : m.layers)
-    for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      out.push_back(t);
-  return out;
-}
-
 std::vector<float> RandomSparse(int64_t rows, int64_t cols, double keep, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f), p(0.0f, 1.0f);
@@ -76,8 +68,8 @@ TEST(CsrStorageTest, EngineComputesLikeDense) {
     if (*values) start = Applied(base, values, {});
     const Model csr = Applied(start, "magnitude:sparsity=0.7,storage=csr", {});
     const Model dense = Applied(start, "magnitude:sparsity=0.7,storage=dense", {});
-    for (const WeightTensor* t : Layers(csr)) ASSERT_NE(t->sparse(), nullptr);
-    for (const WeightTensor* t : Layers(dense)) ASSERT_EQ(t->sparse(), nullptr);
+    for (const WeightTensor* t : LayerMatrixList(csr)) ASSERT_NE(t->sparse(), nullptr);
+    for (const WeightTensor* t : LayerMatrixList(dense)) ASSERT_EQ(t->sparse(), nullptr);
     EXPECT_LT(MeanKld(dense, csr, text, 32), 1e-9);
     EXPECT_GT(MeanKld(base, csr, text, 32), 1e-4) << "pruning changed the model";
     auto ec = Engine::Create(csr);
@@ -103,12 +95,12 @@ TEST(CsrStorageTest, AutoStoresSparseFromTheCrossoverOn) {
   ASSERT_LT(f32, 0.95);
   ASSERT_LT(f16, 0.95);
   auto all_sparse = [](const Model& m) {
-    for (const WeightTensor* t : Layers(m))
+    for (const WeightTensor* t : LayerMatrixList(m))
       if (!t->sparse()) return false;
     return true;
   };
   auto none_sparse = [](const Model& m) {
-    for (const WeightTensor* t : Layers(m))
+    for (const WeightTensor* t : LayerMatrixList(m))
       if (t->sparse()) return false;
     return true;
   };
@@ -133,7 +125,7 @@ TEST(CsrStorageTest, QuantizationPrecisionAndSaving) {
   const Model q = Applied(csr, "rtn:bits=8", {});
   EXPECT_EQ(q.layers[0].wq.sparse(), nullptr);
   EXPECT_EQ(q.layers[0].wq.format(), WeightFormat::kQ8G32);
-  EXPECT_GE(LayerSparsity(Layers(q)), 0.79);
+  EXPECT_GE(LayerSparsity(LayerMatrixList(q)), 0.79);
   // precision f16 keeps the CSR storage and halves its values; bf16 has no CSR storage.
   const Model h = Applied(csr, "precision:format=f16", {});
   EXPECT_EQ(h.layers[1].w_down.StorageName(), "csr_f16");

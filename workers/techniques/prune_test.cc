@@ -25,14 +25,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace ::squeeze::testing;
 
-std::vector<const WeightTensor*> Layers(const Model& m) {
-  std::vector<const WeightTensor*> out;
-  for (const LayerWeights& l : m.layers)
-    for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      out.push_back(t);
-  return out;
-}
-
 int64_t Zeros(const std::vector<float>& v) {
   int64_t z = 0;
   for (float x : v) z += x == 0.0f;
@@ -67,7 +59,7 @@ TEST(PruneTechniqueTest, ExactSparsity) {
                      : spec.find("0.6") != std::string::npos ? 0.6
                                                              : 0.5;
     int64_t total = 0, zeros = 0;
-    for (const WeightTensor* t : Layers(m)) {
+    for (const WeightTensor* t : LayerMatrixList(m)) {
       EXPECT_EQ(t->format(), WeightFormat::kF32) << "stored dense";
       const std::vector<float> v = t->ToFloat();
       total += int64_t(v.size());
@@ -110,7 +102,7 @@ TEST(PruneTechniqueTest, NmPatternsStoredSparseComputeLikeDense) {
     SCOPED_TRACE(c.spec);
     const Model m = Applied(base, c.spec, ctx);
     Model dense = m;
-    for (const WeightTensor* t : Layers(m)) {
+    for (const WeightTensor* t : LayerMatrixList(m)) {
       ASSERT_EQ(t->format(), c.format);
       const std::vector<float> v = t->ToFloat();
       for (int64_t r = 0; r < t->rows(); ++r)
@@ -219,7 +211,7 @@ TEST(PruneTechniqueTest, CompositionWithQuantization) {
     const Model m = Applied(base, "magnitude:sparsity=0.5", {});
     Model q = Applied(m, "rtn:bits=8", {});
     EXPECT_EQ(q.layers[0].wq.format(), WeightFormat::kQ8G32);
-    EXPECT_GE(LayerSparsity(Layers(q)), 0.49);
+    EXPECT_GE(LayerSparsity(LayerMatrixList(q)), 0.49);
   }
   Model m = Applied(base, "nm_sparse", {});
   Model h = Applied(m, "precision:format=f16", {});

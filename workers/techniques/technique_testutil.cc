@@ -42,6 +42,14 @@ CalibrationSet SmallCalibration() {
   return set;
 }
 
+std::vector<const WeightTensor*> LayerMatrixList(const Model& m) {
+  std::vector<const WeightTensor*> out;
+  for (const LayerWeights& l : m.layers)
+    for (const WeightTensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      out.push_back(t);
+  return out;
+}
+
 double MeanKld(const Model& base, const Model& model, const std::vector<int32_t>& text,
                int context) {
   EvalSettings s;

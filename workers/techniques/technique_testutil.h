@@ -16,6 +16,8 @@ namespace squeeze::testing {
 // A 2-layer random model (dim 64, hidden 96, 4 heads, vocabulary 60, context 64) with a
 // sharpened final norm.
 Model SmallModel(int n_kv_heads, uint64_t seed);
+// The layer matrices of m (q, k, v, o, gate, up, down of each layer, in order).
+std::vector<const WeightTensor*> LayerMatrixList(const Model& m);
 // n deterministic token ids in [3, 58).
 std::vector<int32_t> TokenText(int n, int salt);
 // 4 BOS-led sequences of 40 TokenText tokens.
