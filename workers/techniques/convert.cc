@@ -64,7 +64,7 @@ absl::Status RejectSparseLayers(const Model& model, const std::string& technique
           "quantized here, and a dense one would store its zeros): apply ",
           technique,
           " without nm_sparse, or use magnitude, wanda or sparsegpt, whose "
-          "unstructured zeros stay in the dense format"));
+          "unstructured zeros a quantizer stores as zero codes"));
     }
   }
   return absl::OkStatus();

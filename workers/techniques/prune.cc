@@ -205,10 +205,11 @@ TechniqueInfo MagnitudeTechniqueInfo() {
   info.summary =
       "Unstructured magnitude pruning: removes the smallest |W| of every layer "
       "matrix (scope=layer) or of all of them together (scope=global).";
-  info.params = {SparsityParam(), StorageParam(),
+  info.params = {SparsityParam(),
                  MakeParam("scope", ParamType::kEnum, "layer", {"layer", "global"},
                            "layer: each matrix loses `sparsity` of its weights; global: the "
-                           "threshold is shared by all layer matrices")};
+                           "threshold is shared by all layer matrices"),
+                 StorageParam()};
   info.factory = [](const Params& p) -> absl::StatusOr<std::unique_ptr<Technique>> {
     const PrunePattern pat = Unstructured(p);
     return std::make_unique<PruneTechnique>("magnitude", p.ToSpec(), "magnitude", pat,
