@@ -342,6 +342,20 @@ TEST(CliTest, AttentionVariantsAndPruningReportTheirCurveAndShapes) {
     EXPECT_GT(p["decode_ms_per_token"].get<double>(), 0.0) << p;
   }
   EXPECT_GT(j["accuracy"]["kld"]["mean"].get<double>(), 0.0);  // context 64 > window 16
+  // auto:<contexts>: the curve at those contexts, for attention and KV-cache variants only.
+  const std::string short_run = "--prompt 8 --generate 4 --repeats 1 --context-curve auto:48 ";
+  const CmdResult win = SqueezeStdout(base + short_run + "--apply sliding_window:window=16");
+  ASSERT_EQ(win.code, 0) << win.out;
+  const nlohmann::json jw = nlohmann::json::parse(win.out);
+  ASSERT_EQ(jw["context_curve"].size(), 1u);
+  EXPECT_EQ(jw["context_curve"][0]["context"].get<int64_t>(), 48);
+  const CmdResult q = SqueezeStdout(base + short_run + "--apply rtn:bits=4");
+  ASSERT_EQ(q.code, 0) << q.out;
+  EXPECT_FALSE(nlohmann::json::parse(q.out).contains("context_curve"));
+  const CmdResult bad_curve = Squeeze(base + "--context-curve auto:48,x --apply mqa");
+  EXPECT_NE(bad_curve.code, 0);
+  EXPECT_NE(bad_curve.out.find("--context-curve: context \"x\""), std::string::npos)
+      << bad_curve.out;
 
   const CmdResult pruned = SqueezeStdout(base +
                                          "--no-latency --apply head_prune:fraction=0.5 "

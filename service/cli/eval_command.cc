@@ -69,10 +69,8 @@ absl::Status RunEval(const EvalArgs& a) {
   o.eval = a.eval;
   o.measure_latency = !a.no_latency;
   o.latency = a.latency;
-  if (a.context_curve != "auto" && a.context_curve != "none") {
-    if (absl::Status s = ParseContexts(a.context_curve).status(); !s.ok())
-      return absl::InvalidArgumentError("--context-curve: " + std::string(s.message()));
-  }
+  if (absl::Status s = ParseContextCurve(a.context_curve).status(); !s.ok())
+    return absl::InvalidArgumentError("--context-curve: " + std::string(s.message()));
   o.context_curve = a.context_curve;
   o.engine = eo;
   const BaselineCache disk(a.cache_dir.empty() ? DefaultCacheDir() : a.cache_dir);
@@ -136,7 +134,8 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   c->add_option("--context-curve", a->context_curve,
                 "latency and memory against context length, on random prompts: auto (256, 1k, "
                 "4k and 16k when an attention or kv_cache technique is applied and latency is "
-                "measured), none, or a list like 512,2k")
+                "measured), auto:512,2k (the same cases, those contexts), none, or a list like "
+                "512,2k (always)")
       ->default_val("auto");
   c->add_option("--cache-dir", a->cache_dir, "baseline cache folder (default ~/.cache/squeeze)");
   c->add_flag("--no-cache", a->no_cache, "neither read nor write the baseline cache");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "measure/context_curve.h"
 #include "model/tokenizer.h"
 #include "techniques/registry.h"
 
@@ -96,6 +97,10 @@ class Expander {
     s->set_repeats(l.has_repeats() ? l.repeats() : 5);
     s->set_warmup(l.has_warmup() ? l.warmup() : 1);
     s->set_threads(l.has_threads() ? l.threads() : 0);
+    s->set_context_curve(l.has_context_curve() ? l.context_curve() : "auto");
+    if (absl::Status c = ParseContextCurve(s->context_curve()).status(); !c.ok()) {
+      Error("latency.context_curve", std::string(c.message()));
+    }
     Range("latency.prompt", s->prompt(), 1, 1 << 20);
     Range("latency.generate", s->generate(), 1, 1 << 20);
     Range("latency.repeats", s->repeats(), 1, 10000);

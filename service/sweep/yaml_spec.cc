@@ -51,6 +51,22 @@ class Parser {
     set(v);
   }
 
+  // latency.context_curve: a string ("auto", "none", "auto:256,1k", "256,1k") or a list of
+  // contexts ([256, 1k]), kept as the string form (checked when the sweep is expanded).
+  void ContextCurve(const YAML::Node& n, v1::LatencySpec* ls) {
+    const std::string path = "latency.context_curve";
+    if (n.IsScalar()) return ls->set_context_curve(n.Scalar());
+    if (!n.IsSequence() || n.size() == 0)
+      return Error(n, path, "expected auto, none or contexts like [256, 1k]");
+    std::string joined;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string item;
+      if (!Scalar(n[i], absl::StrCat(path, "[", i, "]"), &item)) return;
+      absl::StrAppend(&joined, i ? "," : "", item);
+    }
+    ls->set_context_curve(joined);
+  }
+
   // Reports keys of a map that are not in `known`; false when n is not a map.
   bool Map(const YAML::Node& n, const std::string& path, const std::vector<std::string>& known) {
     if (!n.IsMap()) {
@@ -180,7 +196,8 @@ class Parser {
       if (l.IsScalar()) {  // latency: false
         Bool(l, "latency", [&](bool x) { ls->set_enabled(x); });
       } else if (Map(l, "latency",
-                     {"enabled", "prompt", "generate", "repeats", "warmup", "threads"})) {
+                     {"enabled", "prompt", "generate", "repeats", "warmup", "threads",
+                      "context_curve"})) {
         if (l["enabled"])
           Bool(l["enabled"], "latency.enabled", [&](bool x) { ls->set_enabled(x); });
         if (l["prompt"]) Int(l["prompt"], "latency.prompt", [&](int32_t x) { ls->set_prompt(x); });
@@ -191,6 +208,7 @@ class Parser {
         if (l["warmup"]) Int(l["warmup"], "latency.warmup", [&](int32_t x) { ls->set_warmup(x); });
         if (l["threads"])
           Int(l["threads"], "latency.threads", [&](int32_t x) { ls->set_threads(x); });
+        if (const YAML::Node cc = l["context_curve"]; cc) ContextCurve(cc, ls);
       }
     }
     if (const YAML::Node t = root["targets"]; t) {

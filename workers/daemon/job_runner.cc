@@ -26,6 +26,7 @@ EvaluateOptions OptionsForJob(const v1::JobSpec& s, const std::string& data_root
   o.latency.repeats = s.repeats();
   o.latency.warmup = s.warmup();
   o.engine.threads = s.threads();
+  o.context_curve = s.context_curve().empty() ? "auto" : s.context_curve();
   return o;
 }
 

@@ -21,9 +21,12 @@ absl::StatusOr<ContextCurveSettings> CurveSettings(const EvaluateOptions& o) {
   ContextCurveSettings c;
   c.threads = o.engine.threads;
   c.isa = o.engine.isa;
-  if (o.context_curve == "none") {
-    c.contexts.clear();
-  } else if (o.context_curve == "auto") {
+  absl::StatusOr<ContextCurveChoice> choice = ParseContextCurve(o.context_curve);
+  if (!choice.ok()) {
+    return absl::InvalidArgumentError("context curve: " + std::string(choice.status().message()));
+  }
+  c.contexts = choice->contexts;
+  if (choice->automatic) {
     bool attention = false;
     for (const std::string& spec : o.apply) {
       absl::StatusOr<std::pair<std::string, ParamMap>> parsed = ParseApplySpec(spec);
@@ -31,12 +34,6 @@ absl::StatusOr<ContextCurveSettings> CurveSettings(const EvaluateOptions& o) {
       attention |= info && (info->family == "attention" || info->family == "kv_cache");
     }
     if (!attention || !o.measure_latency) c.contexts.clear();
-  } else {
-    absl::StatusOr<std::vector<int64_t>> list = ParseContexts(o.context_curve);
-    if (!list.ok()) {
-      return absl::InvalidArgumentError("context curve: " + std::string(list.status().message()));
-    }
-    c.contexts = *list;
   }
   return c;
 }

@@ -34,9 +34,10 @@ struct EvaluateOptions {
   EvalSettings eval;
   bool measure_latency = true;
   LatencySettings latency;
-  // Latency and memory against context length (measure/context_curve.h): "auto" measures
-  // 256, 1k, 4k and 16k when latency is measured and a technique of the attention or
-  // kv_cache family is applied; "none"; or a list of contexts ("512,2k").
+  // Latency and memory against context length (measure/context_curve.h, ParseContextCurve):
+  // "auto" measures 256, 1k, 4k and 16k when latency is measured and a technique of the
+  // attention or kv_cache family is applied, "auto:512,2k" those contexts in the same cases;
+  // "none"; or a list of contexts ("512,2k") for every evaluation.
   std::string context_curve = "auto";
   EngineOptions engine;  // threads and instruction set
 };

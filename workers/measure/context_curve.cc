@@ -31,6 +31,24 @@ absl::StatusOr<std::vector<int64_t>> ParseContexts(const std::string& list) {
   return out;
 }
 
+absl::StatusOr<ContextCurveChoice> ParseContextCurve(const std::string& choice) {
+  ContextCurveChoice c;
+  if (choice == "auto") return c;
+  if (choice == "none") {
+    c.contexts.clear();
+    return c;
+  }
+  absl::string_view list = choice;
+  c.automatic = absl::ConsumePrefix(&list, "auto:");
+  absl::StatusOr<std::vector<int64_t>> contexts = ParseContexts(std::string(list));
+  if (!contexts.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        contexts.status().message(), " (the curve is auto, auto:<contexts>, none or <contexts>)"));
+  }
+  c.contexts = *std::move(contexts);
+  return c;
+}
+
 bool ResetPeakRss() {
   malloc_trim(0);
   FILE* f = std::fopen("/proc/self/clear_refs", "w");

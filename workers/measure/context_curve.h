@@ -35,6 +35,15 @@ struct ContextPoint {
 // Parses "256,1k,4k,16k" (a k suffix multiplies by 1024). Errors name the bad item.
 absl::StatusOr<std::vector<int64_t>> ParseContexts(const std::string& list);
 
+// Which evaluations record a context curve, and at which contexts: "auto" (those applying an
+// attention or kv_cache technique, at the default contexts), "auto:512,2k" (those, at these
+// contexts), "none", or a list like "512,2k" (every evaluation).
+struct ContextCurveChoice {
+  bool automatic = true;  // only attention and kv_cache variants
+  std::vector<int64_t> contexts = ContextCurveSettings().contexts;  // empty: none
+};
+absl::StatusOr<ContextCurveChoice> ParseContextCurve(const std::string& choice);
+
 // One point of the curve for `model` (an engine is created for it and destroyed after).
 absl::StatusOr<ContextPoint> MeasureContextPoint(const Model& model, int64_t context,
                                                  const ContextCurveSettings& settings);
