@@ -178,7 +178,13 @@ TEST(TrainTechniquesTest, AdaptersKeptApartCountTheirBytesAndEqualTheMergedModel
 
 TEST(TrainTechniquesTest, FullFineTuningKeepsZerosAndFormats) {
   Model m = SmallRandomModel();
-  // "Prune": zero every other weight of wq in layer 0; store layer 1's w_up in f16.
+  // "Prune": zero every other weight of wq in layer 0, and 3 of 4 of layer 1's wo stored CSR;
+  // store layer 1's w_up in f16.
+  std::vector<float> wo = m.layers[1].wo.ToFloat();
+  for (size_t i = 0; i < wo.size(); ++i)
+    if (i % 4 != 0) wo[i] = 0;
+  m.layers[1].wo = WeightTensor::SparseFromFloat(WeightFormat::kF32, m.layers[1].wo.rows(),
+                                                 m.layers[1].wo.cols(), wo.data());
   std::vector<float> w = m.layers[0].wq.ToFloat();
   for (size_t i = 0; i < w.size(); i += 2) w[i] = 0;
   m.layers[0].wq = WeightTensor::FromFloat(WeightFormat::kF32, m.layers[0].wq.rows(),
@@ -202,6 +208,9 @@ TEST(TrainTechniquesTest, FullFineTuningKeepsZerosAndFormats) {
   }
   EXPECT_GT(changed, int(after.size()) / 4);
   EXPECT_EQ(tuned.layers[1].w_up.format(), WeightFormat::kF16);
+  ASSERT_NE(tuned.layers[1].wo.sparse(), nullptr) << "CSR storage kept";
+  EXPECT_EQ(tuned.layers[1].wo.sparse()->index.size(), m.layers[1].wo.sparse()->index.size());
+  EXPECT_NE(tuned.layers[1].wo.ToFloat(), wo) << "its kept weights were trained";
 }
 
 }  // namespace
