@@ -55,8 +55,29 @@ void LinearRows(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> 
       16);
 }
 
-// y = x · Wᵀ for a CSR tensor: the gemv on x as it is, or for several tokens the gemm on x
-// transposed once here (each kept weight then meets all tokens' inputs in one contiguous run).
+// Tokens from which a CSR product unpacks its rows, 16 at a time, and runs the dense f32
+// kernel on them: the dense kernel reuses each input load across rows, the CSR one cannot, and
+// with this many tokens unpacking costs little against the products (README, "Unstructured
+// sparsity: CSR against dense").
+constexpr int64_t kCsrDenseTokens = 16;
+
+// Rows [b, e) of a CSR tensor times n tokens through the dense f32 gemm, 16 rows at a time.
+void CsrRowsAsDense(Isa isa, const WeightTensor& w, const float* x, int64_t n, float* y,
+                    int64_t b, int64_t e) {
+  const int64_t cols = w.cols();
+  const MatmulKernels& k = GetMatmulKernels(WeightFormat::kF32, isa);
+  thread_local std::vector<float> dense;
+  dense.resize(size_t(16 * cols));
+  for (int64_t r0 = b; r0 < e; r0 += 16) {
+    const int64_t r1 = std::min(e, r0 + 16);
+    for (int64_t r = r0; r < r1; ++r) w.RowToFloat(r, dense.data() + (r - r0) * cols);
+    k.gemm(dense.data(), cols * int64_t(sizeof(float)), x, n, y + r0, w.rows(), r1 - r0, cols);
+  }
+}
+
+// y = x · Wᵀ for a CSR tensor: the gemv on x as it is; for a few tokens the CSR gemm on x
+// transposed once here (each kept weight then meets all tokens' inputs in one contiguous run);
+// for kCsrDenseTokens or more, CsrRowsAsDense.
 void LinearSparse(ThreadPool& pool, Isa isa, const WeightTensor& w, const float* x, int64_t n,
                   float* y) {
   const CsrKernels& k = GetCsrKernels(w.format(), isa);
@@ -65,6 +86,11 @@ void LinearSparse(ThreadPool& pool, Isa isa, const WeightTensor& w, const float*
   if (n == 1) {
     pool.ParallelFor(
         rows, [&](int64_t b, int64_t e) { k.gemv(view, x, y + b, b, e); }, 16);
+    return;
+  }
+  if (n >= kCsrDenseTokens) {
+    pool.ParallelFor(
+        rows, [&](int64_t b, int64_t e) { CsrRowsAsDense(isa, w, x, n, y, b, e); }, 16);
     return;
   }
   thread_local std::vector<float> xt;

@@ -160,10 +160,17 @@ WeightTensor WeightTensor::WithAdapter(LowRankAdapter adapter) const {
 void WeightTensor::RowToFloat(int64_t r, float* out) const {
   if (sparse_) {
     std::fill(out, out + cols_, 0.0f);
-    const int64_t value_bytes = format_ == WeightFormat::kF16 ? 2 : 4;
-    for (uint32_t k = sparse_->start[r]; k < sparse_->start[r + 1]; ++k) {
-      GetFormatTraits(format_).to_float(sparse_->values.data() + k * value_bytes,
-                                        out + sparse_->index[k], 1);
+    const uint8_t* v = sparse_->values.data();
+    const uint16_t* ix = sparse_->index.data();
+    const uint32_t b = sparse_->start[r], e = sparse_->start[r + 1];
+    if (format_ == WeightFormat::kF16) {
+      for (uint32_t k = b; k < e; ++k) {
+        uint16_t h;
+        std::memcpy(&h, v + 2 * size_t(k), 2);
+        out[ix[k]] = fp16_to_fp32(h);
+      }
+    } else {
+      for (uint32_t k = b; k < e; ++k) std::memcpy(out + ix[k], v + 4 * size_t(k), 4);
     }
   } else {
     GetFormatTraits(format_).to_float(row(r), out, cols_);

@@ -58,7 +58,8 @@ TEST(SparseWeightTensorTest, HoldsExactlyTheNonzerosAndCountsTheirBytes) {
 }
 
 // The engine on a CSR model equals the engine on the dense model holding the same zeros, in a
-// batched prefill and in token-by-token decode, for f32 and f16 values.
+// long prefill (rows unpacked for the dense kernel), a short one (the CSR gemm) and
+// token-by-token decode (the CSR gemv), for f32 and f16 values.
 TEST(CsrStorageTest, EngineComputesLikeDense) {
   const Model base = SmallModel(2, 3);
   const std::vector<int32_t> text = TokenText(40, 1);
@@ -76,6 +77,13 @@ TEST(CsrStorageTest, EngineComputesLikeDense) {
     auto ed = Engine::Create(dense);
     ASSERT_TRUE(ec.ok() && ed.ok());
     const int64_t v = csr.config.vocab_size;
+    // 5 tokens in one step: the CSR gemm.
+    std::vector<float> bc(5 * v), bd(5 * v);
+    ASSERT_TRUE((*ec)->Forward(std::span(text).first(5), bc.data(), true).ok());
+    ASSERT_TRUE((*ed)->Forward(std::span(text).first(5), bd.data(), true).ok());
+    for (int64_t j = 0; j < 5 * v; ++j) ASSERT_NEAR(bc[j], bd[j], 1e-4) << "logit " << j;
+    (*ec)->Reset();
+    (*ed)->Reset();
     std::vector<float> lc(v), ld(v);
     for (int i = 0; i < 12; ++i) {
       const int32_t tok[] = {text[i]};
