@@ -10,16 +10,10 @@
 #include <algorithm>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 
 namespace squeeze::cpu {
 namespace {
-
-float Hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 template <typename V>
 __m256 Load8(const V* v) {
@@ -59,7 +53,7 @@ void CsrGemv(const CsrView& w, const float* x, float* y, int64_t r0, int64_t r1)
       a0 = _mm256_fmadd_ps(Load8(v + k), x0, a0);
       a1 = _mm256_fmadd_ps(Load8(v + k + 8), x1, a1);
     }
-    float s = Hsum(_mm256_add_ps(a0, a1));
+    float s = HsumAvx2(_mm256_add_ps(a0, a1));
     for (; k < len; ++k) s += Scalar(v, k) * x[ix[k]];
     y[r - r0] = s;
   }

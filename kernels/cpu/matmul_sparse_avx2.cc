@@ -15,18 +15,12 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_sparse.h"
 
 namespace squeeze::cpu {
 namespace {
-
-float Hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // A decoded block: the 16 kept values and, for each, the vpermps index of its input within
 // the 8-input vector it comes from.
@@ -107,7 +101,7 @@ void Row(const uint8_t* row, const float* x, int64_t stride, float* y, int64_t l
     for (int j = 0; j < T; ++j) Fma(d, x + j * stride + 32 * b, acc[j]);
   }
 #pragma GCC unroll 8
-  for (int j = 0; j < T; ++j) y[j * ldy] = Hsum(_mm256_add_ps(acc[j][0], acc[j][1]));
+  for (int j = 0; j < T; ++j) y[j * ldy] = HsumAvx2(_mm256_add_ps(acc[j][0], acc[j][1]));
 }
 
 template <class B>

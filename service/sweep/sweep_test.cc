@@ -75,7 +75,7 @@ configs:
   EXPECT_EQ(e->settings.context(), 64);
   EXPECT_EQ(e->settings.calibration_samples(), 4);
   EXPECT_EQ(e->settings.repeats(), 2);
-  EXPECT_EQ(e->settings.warmup(), 1);               // default
+  EXPECT_EQ(e->settings.warmup(), 1);              // default
   EXPECT_EQ(e->settings.context_curve(), "auto");  // default
   EXPECT_EQ(TechniqueLabel(e->configs[0]), "baseline");
   EXPECT_EQ(TechniqueLabel(e->configs[1]), "precision");
@@ -123,19 +123,17 @@ configs:
 TEST(SweepTest, ContextCurveIsAStringOrAListOfContexts) {
   const std::string root = MakeRoot("sweep-curve");
   for (const auto& [given, want] : std::vector<std::pair<std::string, std::string>>{
-           {"\"auto:256,1k\"", "auto:256,1k"},
-           {"none", "none"},
-           {"[256, 1k]", "256,1k"}}) {
+           {"\"auto:256,1k\"", "auto:256,1k"}, {"none", "none"}, {"[256, 1k]", "256,1k"}}) {
     SCOPED_TRACE(given);
-    absl::StatusOr<ExpandedSweep> e =
-        Expand(root, std::string(kHead) + "latency: {context_curve: " + given +
-                         "}\nconfigs:\n  - mqa\n");
+    absl::StatusOr<ExpandedSweep> e = Expand(
+        root, std::string(kHead) + "latency: {context_curve: " + given + "}\nconfigs:\n  - mqa\n");
     ASSERT_TRUE(e.ok()) << e.status();
     EXPECT_EQ(e->settings.context_curve(), want);
   }
   absl::StatusOr<ExpandedSweep> bad =
-      Expand(root, std::string(kHead) + "latency: {context_curve: \"auto:256,lots\"}\n"
-                                        "configs:\n  - mqa\n");
+      Expand(root, std::string(kHead) +
+                       "latency: {context_curve: \"auto:256,lots\"}\n"
+                       "configs:\n  - mqa\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("latency.context_curve: context \"lots\""),
             std::string::npos)

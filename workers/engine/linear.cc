@@ -62,8 +62,8 @@ void LinearRows(ThreadPool& pool, Isa isa, std::span<const WeightTensor* const> 
 constexpr int64_t kCsrDenseTokens = 16;
 
 // Rows [b, e) of a CSR tensor times n tokens through the dense f32 gemm, 16 rows at a time.
-void CsrRowsAsDense(Isa isa, const WeightTensor& w, const float* x, int64_t n, float* y,
-                    int64_t b, int64_t e) {
+void CsrRowsAsDense(Isa isa, const WeightTensor& w, const float* x, int64_t n, float* y, int64_t b,
+                    int64_t e) {
   const int64_t cols = w.cols();
   const MatmulKernels& k = GetMatmulKernels(WeightFormat::kF32, isa);
   thread_local std::vector<float> dense;
