@@ -82,6 +82,11 @@ WeightTensor WeightTensor::SparseFromFloat(WeightFormat values, int64_t rows, in
   return t;
 }
 
+WeightTensor WeightTensor::Repacked(int64_t rows, int64_t cols, const float* values) const {
+  return sparse_ ? SparseFromFloat(format_, rows, cols, values)
+                 : FromFloat(format_, rows, cols, values);
+}
+
 CsrView WeightTensor::csr() const {
   if (!sparse_) return {};
   return {sparse_->start.data(), sparse_->index.data(), sparse_->values.data(), format_};

@@ -58,6 +58,10 @@ class WeightTensor {
   static WeightTensor SparseFromFloat(WeightFormat values, int64_t rows, int64_t cols,
                                       const float* dense);
 
+  // Row-major float values (rows x cols) packed the way this tensor is stored: in its format,
+  // and in CSR form when it is sparse. For techniques that rewrite a matrix's values or shape.
+  WeightTensor Repacked(int64_t rows, int64_t cols, const float* values) const;
+
   WeightFormat format() const { return format_; }
   int64_t rows() const { return rows_; }  // output features
   int64_t cols() const { return cols_; }  // input features

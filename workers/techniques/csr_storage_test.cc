@@ -125,6 +125,23 @@ TEST(CsrStorageTest, AutoStoresSparseFromTheCrossoverOn) {
   EXPECT_TRUE(all_sparse(Applied(base, "magnitude:sparsity=0.9,scope=global", {})));
 }
 
+// Structured pruning after CSR pruning keeps the matrices CSR (rows and columns removed from
+// the sparse form) and computes what the same pipeline on dense storage computes.
+TEST(CsrStorageTest, StructuredPruningKeepsCsr) {
+  const Model base = SmallModel(2, 6);
+  const std::vector<int32_t> text = TokenText(40, 3);
+  for (const char* structured : {"head_prune:fraction=0.5", "ffn_prune:fraction=0.25"}) {
+    SCOPED_TRACE(structured);
+    const Model csr =
+        Applied(Applied(base, "magnitude:sparsity=0.7,storage=csr", {}), structured, {});
+    const Model dense =
+        Applied(Applied(base, "magnitude:sparsity=0.7,storage=dense", {}), structured, {});
+    for (const WeightTensor* t : LayerMatrixList(csr)) ASSERT_NE(t->sparse(), nullptr);
+    EXPECT_LT(MeasureSize(csr, nullptr).layer_params, MeasureSize(base, nullptr).layer_params);
+    EXPECT_LT(MeanKld(dense, csr, text, 32), 1e-9);
+  }
+}
+
 TEST(CsrStorageTest, QuantizationPrecisionAndSaving) {
   const Model base = SmallModel(2, 5);
   const Model csr = Applied(base, "magnitude:sparsity=0.8", {});

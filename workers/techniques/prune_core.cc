@@ -173,8 +173,8 @@ absl::StatusOr<WeightTensor> StoreUnstructured(const WeightTensor& t, const std:
     for (float v : w) zeros += v == 0.0f;
     csr = !w.empty() && double(zeros) >= CsrCrossover(t.format()) * double(w.size());
   }
-  if (csr) return WeightTensor::SparseFromFloat(t.format(), t.rows(), t.cols(), w.data());
-  return WeightTensor::FromFloat(t.format(), t.rows(), t.cols(), w.data());
+  return csr ? WeightTensor::SparseFromFloat(t.format(), t.rows(), t.cols(), w.data())
+             : WeightTensor::FromFloat(t.format(), t.rows(), t.cols(), w.data());
 }
 
 }  // namespace

@@ -24,16 +24,22 @@ const char* TechniqueName(Unit u) {
   return u == Unit::kHeads ? "head_prune" : "ffn_prune";
 }
 
-// Rows `keep` of t (in order), bytes copied as they are: exact in every format.
+// Rows `keep` of t (in order), bytes copied as they are: exact in every format (a CSR tensor's
+// rows are unpacked and packed again, as exact).
 WeightTensor KeepRows(const WeightTensor& t, const std::vector<int64_t>& keep) {
+  if (t.sparse()) {
+    std::vector<float> out(keep.size() * t.cols());
+    for (size_t i = 0; i < keep.size(); ++i) t.RowToFloat(keep[i], out.data() + i * t.cols());
+    return t.Repacked(int64_t(keep.size()), t.cols(), out.data());
+  }
   std::vector<uint8_t> bytes(keep.size() * t.row_bytes());
   for (size_t i = 0; i < keep.size(); ++i)
     std::copy(t.row(keep[i]), t.row(keep[i]) + t.row_bytes(), bytes.begin() + i * t.row_bytes());
   return WeightTensor::Owned(t.format(), int64_t(keep.size()), t.cols(), std::move(bytes));
 }
 
-// Columns `keep` of t, repacked in t's format (exact for f32/f16/bf16; a block-quantized
-// tensor is re-rounded with its format's quantizer).
+// Columns `keep` of t, repacked as t is stored (exact for f32/f16/bf16 and CSR; a
+// block-quantized tensor is re-rounded with its format's quantizer).
 WeightTensor KeepCols(const WeightTensor& t, const std::vector<int64_t>& keep) {
   const int64_t cols = int64_t(keep.size());
   std::vector<float> row(t.cols()), out(t.rows() * cols);
@@ -41,7 +47,7 @@ WeightTensor KeepCols(const WeightTensor& t, const std::vector<int64_t>& keep) {
     t.RowToFloat(r, row.data());
     for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = row[keep[c]];
   }
-  return WeightTensor::FromFloat(t.format(), t.rows(), cols, out.data());
+  return t.Repacked(t.rows(), cols, out.data());
 }
 
 // Squared L2 norm of each column of t.

@@ -131,10 +131,8 @@ absl::StatusOr<std::vector<int32_t>> TrainingTokens(const std::string& technique
 void StoreParams(const ParamLayout& layout, const std::vector<float>& values, Model& model) {
   auto store = [&](int idx, WeightTensor& t) {
     const ParamTensor& p = layout.at(idx);
-    const float* v = values.data() + p.offset;
     // CSR storage stays CSR (fine-tuning keeps the zeros, so the sparsity is the same).
-    t = t.sparse() ? WeightTensor::SparseFromFloat(t.format(), p.rows, p.cols, v)
-                   : WeightTensor::FromFloat(t.format(), p.rows, p.cols, v);
+    t = t.Repacked(p.rows, p.cols, values.data() + p.offset);
   };
   auto store_vec = [&](int idx, std::vector<float>& v) {
     const ParamTensor& p = layout.at(idx);
