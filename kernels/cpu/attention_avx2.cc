@@ -8,6 +8,7 @@
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 #include <immintrin.h>
 
+#include "cpu/hsum_avx2.h"
 #include "squeeze/kernels/attention.h"
 
 namespace squeeze::cpu {
@@ -16,13 +17,6 @@ namespace {
 constexpr int64_t kKeys = 32;         // keys per transposed block
 constexpr int64_t kMaxHeadDim = 256;  // larger heads take the reference kernel
 constexpr int64_t kFewRows = 4;       // below: dot products instead of a transposed block
-
-float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Few query rows (decode): a transposed key block would cost more than the products, so each
 // row takes dot products with four keys at a time.
@@ -59,7 +53,7 @@ void ScoresFewRowsAvx2(const float* q, int64_t ldq, const float* k, int64_t ldk,
       __m256 a = _mm256_setzero_ps();
       for (int64_t d = 0; d < vec; d += 8)
         a = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d), _mm256_loadu_ps(kj + d), a);
-      float acc = HorizontalSum(a);
+      float acc = HsumAvx2(a);
       for (int64_t d = vec; d < head_dim; ++d) acc += qi[d] * kj[d];
       s[i * lds + j] = acc * scale;
     }
@@ -198,7 +192,7 @@ float ExpSumAvx2(float* x, int64_t n, float m) {
     _mm256_storeu_ps(x + j, e);
     acc = _mm256_add_ps(acc, e);
   }
-  float sum = HorizontalSum(acc);
+  float sum = HsumAvx2(acc);
   for (; j < n; ++j) {
     x[j] = __builtin_expf(x[j] - m);
     sum += x[j];

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 #include "cpu/tile_loops.h"
 
 namespace squeeze::cpu {
@@ -31,13 +32,6 @@ __m256 load8(const uint8_t* row, int64_t c) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * c));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-}
-
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // One weight for the scalar tail.
@@ -88,7 +82,7 @@ void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
+    for (int j = 0; j < T; ++j) s[i][j] = HsumAvx2(acc[i][j]);
   for (; c < cols; ++c) {
     for (int i = 0; i < R; ++i) {
       const float wf = load1<F>(w + i * row_bytes, c);
@@ -125,7 +119,8 @@ void GemvRows(const void* w, int64_t row_bytes, const float* x, float* y, int64_
     }
     for (; c + kLanes <= cols; c += kLanes)
       acc[0] = _mm256_fmadd_ps(load8<F>(row, c), _mm256_loadu_ps(x + c), acc[0]);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    float sum =
+        HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; c < cols; ++c) sum = __builtin_fmaf(load1<F>(row, c), x[c], sum);
     y[r] = sum;
   }

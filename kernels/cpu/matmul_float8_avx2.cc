@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_float.h"
 
@@ -63,13 +64,6 @@ const float* Fp8Table() {
     return t;
   }();
   return table;
-}
-
-float ReduceAdd(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // ---- nf4 / fp4 ----
@@ -175,7 +169,7 @@ void Row4(const uint8_t* row, const float* const* x, float* y, int64_t ldy, int6
     }
   }
 #pragma GCC unroll 8
-  for (int j = 0; j < T; ++j) y[j * ldy] = ReduceAdd(acc[j]);
+  for (int j = 0; j < T; ++j) y[j * ldy] = HsumAvx2(acc[j]);
 }
 
 template <class F>
@@ -248,7 +242,7 @@ void tile8(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = ReduceAdd(acc[i][j]);
+    for (int j = 0; j < T; ++j) s[i][j] = HsumAvx2(acc[i][j]);
   for (; c < cols; ++c) {
     for (int i = 0; i < R; ++i) {
       const float v = table[w[i * row_bytes + 4 + c]] * (1.0f / F::kUnit);
@@ -283,7 +277,7 @@ void Gemv8Rows(const void* w, int64_t row_bytes, const float* x, float* y, int64
     for (; c + kLanes <= cols; c += kLanes)
       acc[0] = _mm256_fmadd_ps(Decode8<F>(codes + c), _mm256_loadu_ps(x + c), acc[0]);
     float sum =
-        ReduceAdd(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
     for (; c < cols; ++c) sum = __builtin_fmaf(table[codes[c]] * (1.0f / F::kUnit), x[c], sum);
     float scale;
     std::memcpy(&scale, codes - 4, 4);

@@ -30,6 +30,7 @@
 #include <type_traits>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_int.h"
 
@@ -77,13 +78,6 @@ int32_t HsumEpi32(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
   return _mm_cvtsi128_si32(s);
-}
-
-float HsumPs(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
@@ -294,7 +288,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     float scale;
     std::memcpy(&scale, row, 4);
 #pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) y[j * ldy] = HsumPs(acc[j]) * scale;
+    for (int j = 0; j < T; ++j) y[j * ldy] = HsumAvx2(acc[j]) * scale;
   } else {
     constexpr int kChunks = B::kGroup / 32;
     constexpr int64_t S = sizeof(B);
@@ -363,7 +357,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     if (k0 < nb) chunks8(k0, std::false_type());
 #pragma GCC unroll 8
     for (int j = 0; j < T; ++j)
-      y[j * ldy] = HsumPs(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), corr[j]));
+      y[j * ldy] = HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), corr[j]));
   }
 }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_act.h"
 
@@ -71,13 +72,6 @@ const float* RoundInputs(const float* x, int64_t count) {
   return out;
 }
 
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // Tile of R weight rows x T tokens: y[j * ldy + i] = sum_c W[i][c] * x[j * cols + c] for
 // i < R, j < T (x already rounded). R*T accumulators live in registers; each weight vector is
 // loaded once and used T times, each x vector R times.
@@ -105,7 +99,7 @@ void tile(const uint8_t* w, int64_t row_bytes, const float* x, float* y, int64_t
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < T; ++j) s[i][j] = hsum(acc[i][j]);
+    for (int j = 0; j < T; ++j) s[i][j] = HsumAvx2(acc[i][j]);
   for (; c < cols; ++c) {
     for (int i = 0; i < R; ++i) {
       float wf;

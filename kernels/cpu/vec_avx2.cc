@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/hsum_avx2.h"
 
 namespace squeeze::cpu {
 namespace {
@@ -22,10 +23,7 @@ float DotAvx2(const float* a, const float* b, int64_t n) {
   for (; i + 8 <= n; i += 8)
     acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
   const __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  float sum = _mm_cvtss_f32(s);
+  float sum = HsumAvx2(v);
   for (; i < n; ++i) sum = __builtin_fmaf(a[i], b[i], sum);
   return sum;
 }
