@@ -16,7 +16,8 @@ extern const MatmulKernels kMatmulAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
-extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];
+extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];   // fp8 at the AVX2 level
+extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];   // nf4, fp4 at the AVX2 level
 extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];
 // Formats that also transform the inputs, one table per format and level (only that format's
 // row is set): w8a8 (matmul_w8a8_<isa>.cc; the AVX-512 one needs AVX512-VNNI, and where the CPU
@@ -31,11 +32,11 @@ extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
 // Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
 extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
-// The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw) and
-// of kMatmulFloat8Avx2's nf4/fp4 rows (activations reordered for the table lookup), and of
-// the AVX2 w8a8 row (the token quantized once).
+// The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw), of
+// kMatmulTable4Avx2 (nf4/fp4 in fixed point: inputs rounded to int16 blocks) and of the AVX2
+// w8a8 row (the token quantized once).
 extern const PreparedGemv kPreparedIntAvx2[kWeightFormatCount];
-extern const PreparedGemv kPreparedFloat8Avx2[kWeightFormatCount];
+extern const PreparedGemv kPreparedTable4Avx2[kWeightFormatCount];
 extern const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount];
 
 // BF16 with the AVX512-BF16 dot-product instruction (matmul_bf16_avx512bf16.cc); at the

@@ -34,6 +34,7 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       if (Complete(kMatmulAvx2[i])) return kMatmulAvx2[i];
       if (Complete(kMatmulW8a8Avx2[i])) return kMatmulW8a8Avx2[i];
       if (Complete(kMatmulTf32Avx2[i])) return kMatmulTf32Avx2[i];
+      if (Complete(kMatmulTable4Avx2[i])) return kMatmulTable4Avx2[i];
       return Complete(kMatmulIntAvx2[i]) ? kMatmulIntAvx2[i] : kMatmulFloat8Avx2[i];
     case Isa::kAvx512:
       if (Complete(kMatmulSparseAvx2[i])) return kMatmulSparseAvx2[i];  // no AVX-512 version
@@ -66,7 +67,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   const PreparedGemv* p = nullptr;
   if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
-  if (k == &cpu::kMatmulFloat8Avx2[i]) p = &cpu::kPreparedFloat8Avx2[i];
+  if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];
   if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
   return p != nullptr && p->gemv != nullptr ? p : nullptr;
 }

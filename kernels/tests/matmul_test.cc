@@ -40,6 +40,7 @@ namespace {
 // N:M sparse: the kept values (f32, or f16 widened exactly) times their inputs, summed in f32:
 // summation order only, with the same 1-row shapes; one input gathered from the wrong column
 // costs ~1e-2.
+// nf4/fp4 have a bound per output instead (FixedPointBounds below); their entries are unused.
 struct FormatBudget {
   WeightFormat format;
   double nmse;
@@ -53,7 +54,7 @@ constexpr FormatBudget kBudgets[] = {
     {WeightFormat::kQ4G32, 1e-8},     {WeightFormat::kQ4G64, 1e-8},
     {WeightFormat::kQ4G128, 1e-8},    {WeightFormat::kQ4G32Asym, 1e-8},
     {WeightFormat::kQ4G64Asym, 1e-8}, {WeightFormat::kQ4G128Asym, 1e-8},
-    {WeightFormat::kNf4, 1e-8},       {WeightFormat::kFp4, 1e-8},
+    {WeightFormat::kNf4, 0},          {WeightFormat::kFp4, 0},
     {WeightFormat::kFp8E4M3, 1e-8},   {WeightFormat::kFp8E5M2, 1e-8},
     {WeightFormat::kQ3G32, 1e-8},     {WeightFormat::kQ3G64, 1e-8},
     {WeightFormat::kQ3G128, 1e-8},    {WeightFormat::kQ3G32Asym, 1e-8},
@@ -128,6 +129,57 @@ double Nmse(const std::vector<float>& got, const std::vector<float>& want, int64
   return err / (ref + 1e-30);
 }
 
+// The nf4/fp4 kernels may work in fixed point (cpu/matmul_table4_avx2.cc): table values within
+// 2^-14 of the block's scale d, inputs within 2^-15 of their block's absmax (blocks of 64
+// columns). Their budget is a bound per output rather than an NMSE, since one output can
+// cancel to near 0: |y - y_ref| <= 2^-13 * sum over blocks b of n_b * d_b * amax_b(x), with
+// n_b the block's columns and d_b its largest |weight| (the block's absmax gets code +-1
+// exactly). That covers both roundings and the f32 sums with room; exact kernels (the
+// AVX-512 ones) meet it too. A misplaced code costs ~0.1 * d_b * |x_c| (OneHotInputs).
+bool FixedPointTable(WeightFormat f) {
+  return f == WeightFormat::kNf4 || f == WeightFormat::kFp4;
+}
+
+// Bounds for rows x n tokens (x: n rows of `cols`), in token-major order; empty for the other
+// formats.
+std::vector<double> FixedPointBounds(WeightFormat f, const uint8_t* w, int64_t row_bytes,
+                                     int64_t rows, int64_t cols, const float* x, int64_t n) {
+  if (!FixedPointTable(f)) return {};
+  std::vector<double> bounds(size_t(n * rows), 0.0);
+  std::vector<float> deq(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    GetFormatTraits(f).to_float(w + r * row_bytes, deq.data(), cols);
+    for (int64_t b = 0; b < cols; b += 64) {
+      const int64_t e = std::min(cols, b + 64);
+      double d = 0;
+      for (int64_t c = b; c < e; ++c) d = std::max(d, double(std::fabs(deq[c])));
+      for (int64_t j = 0; j < n; ++j) {
+        double amax = 0;
+        for (int64_t c = b; c < e; ++c) amax = std::max(amax, double(std::fabs(x[j * cols + c])));
+        bounds[j * rows + r] += std::ldexp(double(e - b) * d * amax, -13);
+      }
+    }
+  }
+  return bounds;
+}
+
+// `got` against `want` within the format's budget: the NMSE, or for nf4/fp4 the bound of each
+// output (`bounds`, from FixedPointBounds); and no NaN/Inf.
+void ExpectWithinBudget(WeightFormat f, const std::vector<float>& got,
+                        const std::vector<float>& want, const std::vector<double>& bounds,
+                        const std::string& what) {
+  int64_t non_finite = 0;
+  const double nmse = Nmse(got, want, &non_finite);
+  if (FixedPointTable(f)) {
+    ASSERT_EQ(bounds.size(), want.size()) << what;
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_LE(std::fabs(double(got[i]) - double(want[i])), bounds[i]) << what << " output " << i;
+  } else {
+    EXPECT_LE(nmse, Budget(f)) << what;
+  }
+  EXPECT_EQ(non_finite, 0) << what << " produced NaN/Inf";
+}
+
 using Params = std::tuple<WeightFormat, Isa, int64_t /*rows*/, int64_t /*cols*/>;
 
 class MatmulTest : public ::testing::TestWithParam<Params> {};
@@ -138,7 +190,6 @@ TEST_P(MatmulTest, MatchesReference) {
   const MatmulKernels& kernels = GetMatmulKernels(format, isa);
   const MatmulKernels& ref = GetMatmulKernelsRef(format);
   const FormatTraits& traits = GetFormatTraits(format);
-  const double budget = Budget(format);
 
   std::mt19937 rng(uint32_t(rows * 7919 + cols * 31 + int(format) * 3 + int(isa)));
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -171,9 +222,8 @@ TEST_P(MatmulTest, MatchesReference) {
       EXPECT_TRUE(IsSentinel(y[kPad + rows + i])) << "gemv wrote past y[" << rows + i << "]";
     }
     std::vector<float> got(y.begin() + kPad, y.begin() + kPad + rows);
-    int64_t non_finite;
-    EXPECT_LE(Nmse(got, want, &non_finite), budget) << "gemv";
-    EXPECT_EQ(non_finite, 0) << "gemv produced NaN/Inf";
+    ExpectWithinBudget(format, got, want,
+                       FixedPointBounds(format, w.data(), row_bytes, rows, cols, xf, 1), "gemv");
   }
 
   // gemm for every token count 1..9 into a strided output (ldy > rows): the gaps between
@@ -196,9 +246,8 @@ TEST_P(MatmulTest, MatchesReference) {
         ASSERT_TRUE(IsSentinel(v)) << "gemm wrote outside its outputs at y[" << i << "]";
       }
     }
-    int64_t non_finite;
-    EXPECT_LE(Nmse(got, want, &non_finite), budget);
-    EXPECT_EQ(non_finite, 0) << "gemm produced NaN/Inf";
+    ExpectWithinBudget(format, got, want,
+                       FixedPointBounds(format, w.data(), row_bytes, rows, cols, xf, n), "gemm");
   }
 }
 
@@ -315,19 +364,19 @@ TEST_P(MatmulRowLengthTest, OddRowLengths) {
     }
     float* xf = reinterpret_cast<float*>(x.data());
     for (int64_t i = 0; i < n * cols; ++i) xf[i] = dist(rng);
-    int64_t non_finite;
 
     std::vector<float> want(rows), got(rows);
     ref.gemv(w.data(), row_bytes, xf, want.data(), rows, cols);
     kernels.gemv(w.data(), row_bytes, xf, got.data(), rows, cols);
-    EXPECT_LE(Nmse(got, want, &non_finite), Budget(format)) << "gemv";
-    EXPECT_EQ(non_finite, 0) << "gemv";
+    ExpectWithinBudget(format, got, want,
+                       FixedPointBounds(format, w.data(), row_bytes, rows, cols, xf, 1), "gemv");
 
     std::vector<float> want_n(n * rows), got_n(n * rows, Sentinel());
     ref.gemm(w.data(), row_bytes, xf, n, want_n.data(), rows, rows, cols);
     kernels.gemm(w.data(), row_bytes, xf, n, got_n.data(), rows, rows, cols);
-    EXPECT_LE(Nmse(got_n, want_n, &non_finite), Budget(format)) << "gemm";
-    EXPECT_EQ(non_finite, 0) << "gemm (a NaN here may be an unwritten sentinel)";
+    ExpectWithinBudget(format, got_n, want_n,
+                       FixedPointBounds(format, w.data(), row_bytes, rows, cols, xf, n),
+                       "gemm (a NaN may be an unwritten sentinel)");
   }
 }
 
@@ -342,6 +391,7 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, MatmulRowLengthTest,
 // Integer kernels with one-hot inputs x = e_c: y[r] must be exactly the reference's dequantized
 // W[r][c] (one non-zero term, so summation order cannot matter), for every column c of a row
 // with a partial last block. Catches a misplaced code, nibble, scale or block bit for bit.
+// (Formats that round x, and nf4/fp4 in fixed point, within their rounding.)
 class MatmulIntTest : public ::testing::TestWithParam<std::tuple<WeightFormat, Isa>> {};
 
 TEST_P(MatmulIntTest, OneHotInputs) {
@@ -383,6 +433,17 @@ TEST_P(MatmulIntTest, OneHotInputs) {
         // far below one code step (absmax / 127 at 8 bits).
         const float want = float(double(deq[r * cols + c]) * double(1.0f / 127.0f) * 127.0);
         const float tol = 4e-6f * row_max[r];
+        ASSERT_NEAR(y[r], want, tol) << "gemv row " << r << " col " << c;
+        ASSERT_NEAR(y2[r], want, tol) << "gemm row " << r << " col " << c;
+        ASSERT_NEAR(y2[rows + r], 2.0f * want, 2 * tol) << "gemm token 1 row " << r << " col " << c;
+        continue;
+      }
+      if (FixedPointTable(format)) {
+        // Within the table's rounding (FixedPointBounds), far below the gap between codes.
+        float d = 0;
+        for (int64_t k = c / 64 * 64; k < std::min(cols, c / 64 * 64 + 64); ++k)
+          d = std::max(d, std::fabs(deq[r * cols + k]));
+        const float want = deq[r * cols + c], tol = std::ldexp(d, -13);
         ASSERT_NEAR(y[r], want, tol) << "gemv row " << r << " col " << c;
         ASSERT_NEAR(y2[r], want, tol) << "gemm row " << r << " col " << c;
         ASSERT_NEAR(y2[rows + r], 2.0f * want, 2 * tol) << "gemm token 1 row " << r << " col " << c;
@@ -485,17 +546,16 @@ void ExpectMatchesReference(const MatmulKernels& k, WeightFormat f) {
     }
     for (float& v : x) v = dist(rng);
     std::vector<float> want(n * rows), got(n * rows);
-    int64_t non_finite;
     ref.gemv(w.data(), rb, x.data(), want.data(), rows, cols);
     k.gemv(w.data(), rb, x.data(), got.data(), rows, cols);
-    EXPECT_LE(Nmse(std::vector<float>(got.begin(), got.begin() + rows),
-                   std::vector<float>(want.begin(), want.begin() + rows), &non_finite),
-              Budget(f))
-        << "gemv cols " << cols;
+    ExpectWithinBudget(f, std::vector<float>(got.begin(), got.begin() + rows),
+                       std::vector<float>(want.begin(), want.begin() + rows),
+                       FixedPointBounds(f, w.data(), rb, rows, cols, x.data(), 1),
+                       "gemv cols " + std::to_string(cols));
     ref.gemm(w.data(), rb, x.data(), n, want.data(), rows, rows, cols);
     k.gemm(w.data(), rb, x.data(), n, got.data(), rows, rows, cols);
-    EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "gemm cols " << cols;
-    EXPECT_EQ(non_finite, 0);
+    ExpectWithinBudget(f, got, want, FixedPointBounds(f, w.data(), rb, rows, cols, x.data(), n),
+                       "gemm cols " + std::to_string(cols));
   }
 }
 
@@ -585,9 +645,8 @@ void CheckPrepared(WeightFormat f, Isa isa) {
     std::free(buf);
     for (int64_t r = 0; r < rows; ++r)
       ASSERT_EQ(got[r], plain[r]) << "cols " << cols << " row " << r;
-    int64_t non_finite;
-    EXPECT_LE(Nmse(got, want, &non_finite), Budget(f)) << "cols " << cols;
-    EXPECT_EQ(non_finite, 0);
+    ExpectWithinBudget(f, got, want, FixedPointBounds(f, w.data(), rb, rows, cols, x.data(), 1),
+                       "cols " + std::to_string(cols));
   }
 }
 
@@ -663,6 +722,7 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
                   int(cpu::kMatmulSparseAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulFloat8Avx2[i].gemv != nullptr) +
+                  int(cpu::kMatmulTable4Avx2[i].gemv != nullptr) +
                   int(cpu::kMatmulW8a8Avx2[i].gemv != nullptr) +
                   int(cpu::kMatmulTf32Avx2[i].gemv != nullptr),
               1)

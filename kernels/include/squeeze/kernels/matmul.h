@@ -55,7 +55,11 @@ const MatmulKernels& GetMatmulKernelsRef(WeightFormat f);
 // well below the weights' own rounding. gemv and gemm round the same way, so prefill and decode
 // agree. bf16 multiplies bf16 weights by x rounded to bf16 (round to nearest even), as BF16
 // hardware does (AVX512-BF16 vdpbf16ps, tensor cores): the products are exact and summed in
-// f32. The other float formats (f32/f16, nf4/fp4, fp8) use x as given.
+// f32. The other float formats (f32/f16, nf4/fp4, fp8) use x as given, except that the AVX2
+// nf4/fp4 kernels work in fixed point: x rounded to int16 per block of 64 (within 2^-15 of the
+// block's absmax) and the code tables to int16 (nf4 within 2^-14 of the weights' block scale,
+// fp4 exact), far below the formats' own rounding and not modelled by the reference (the kernel
+// tests give them a bound per output: matmul_test.cc, FixedPointBounds).
 inline constexpr int kActivationBlock = 32;
 bool QuantizesActivations(WeightFormat f);
 
