@@ -16,8 +16,8 @@ extern const MatmulKernels kMatmulAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
-extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];   // fp8 at the AVX2 level
-extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];   // nf4, fp4 at the AVX2 level
+extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];  // fp8 at the AVX2 level
+extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];  // nf4, fp4 at the AVX2 level
 extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];
 // Formats that also transform the inputs, one table per format and level (only that format's
 // row is set): w8a8 (matmul_w8a8_<isa>.cc; the AVX-512 one needs AVX512-VNNI, and where the CPU
@@ -35,6 +35,7 @@ extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
 // The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw), of
 // kMatmulTable4Avx2 (nf4/fp4 in fixed point: inputs rounded to int16 blocks) and of the AVX2
 // w8a8 row (the token quantized once).
+extern const PreparedGemv kPreparedAvx2[kWeightFormatCount];  // bf16: x rounded once
 extern const PreparedGemv kPreparedIntAvx2[kWeightFormatCount];
 extern const PreparedGemv kPreparedTable4Avx2[kWeightFormatCount];
 extern const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount];

@@ -66,6 +66,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   const MatmulKernels* k = &GetMatmulKernels(f, isa);
   const PreparedGemv* p = nullptr;
   if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
+  if (k == &cpu::kMatmulAvx2[i]) p = &cpu::kPreparedAvx2[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
   if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];
   if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];

@@ -126,13 +126,24 @@ void GemvRows(const void* w, int64_t row_bytes, const float* x, float* y, int64_
   }
 }
 
-// x rounded to bf16 first (matmul.h), then GemvRows.
+// bf16 gemv: x rounded to bf16 first (matmul.h), then GemvRows. The engine rounds once per
+// input through the prepared path, not once per chunk of rows.
+int64_t Bf16PreparedBytes(int64_t cols) {
+  return cols * int64_t(sizeof(float));
+}
+void PrepareBf16(const float* x, int64_t cols, void* buf) {
+  RoundToBf16(x, cols, static_cast<float*>(buf));
+}
+void GemvPreparedBf16(const void* w, int64_t row_bytes, const void* prepared, float* y,
+                      int64_t rows, int64_t cols) {
+  GemvRows<WeightFormat::kBF16>(w, row_bytes, static_cast<const float*>(prepared), y, rows, cols);
+}
 void GemvBf16(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
               int64_t cols) {
-  float* xr = static_cast<float*>(ThreadScratch(size_t(cols) * sizeof(float)));
+  void* xr = ThreadScratch(size_t(Bf16PreparedBytes(cols)));
   if (xr == nullptr) std::abort();
-  RoundToBf16(x, cols, xr);
-  GemvRows<WeightFormat::kBF16>(w, row_bytes, xr, y, rows, cols);
+  PrepareBf16(x, cols, xr);
+  GemvPreparedBf16(w, row_bytes, xr, y, rows, cols);
 }
 
 // gemm: tiles of 4 rows x 3 tokens (12 accumulators + 3 x + 1 weight: all 16 registers). Rows are
@@ -166,6 +177,13 @@ const MatmulKernels kMatmulAvx2[kWeightFormatCount] = {
     Avx2<WeightFormat::kF32>(),
     Avx2<WeightFormat::kF16>(),
     Avx2<WeightFormat::kBF16>(),
+};
+
+// Only bf16 transforms its input; the other rows stay empty.
+const PreparedGemv kPreparedAvx2[kWeightFormatCount] = {
+    {},
+    {},
+    {Bf16PreparedBytes, PrepareBf16, GemvPreparedBf16},
 };
 
 }  // namespace squeeze::cpu

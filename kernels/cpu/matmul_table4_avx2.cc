@@ -64,7 +64,8 @@ const int16_t* PreparedCodes(const void* buf) {
   return static_cast<const int16_t*>(buf);
 }
 const float* PreparedScales(const void* buf, int64_t cols) {
-  return reinterpret_cast<const float*>(static_cast<const uint8_t*>(buf) + Blocks(cols) * 2 * kBlock);
+  return reinterpret_cast<const float*>(static_cast<const uint8_t*>(buf) +
+                                        Blocks(cols) * 2 * kBlock);
 }
 
 // All-ones lanes where lane index < left.

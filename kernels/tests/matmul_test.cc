@@ -615,7 +615,7 @@ TEST(MatmulDispatchTest, VnniKernelsServeQ8AndQ4) {
 // The prepared-activation gemv (matmul.h, PreparedGemv) against the plain gemv (bit for bit)
 // and the reference, over row counts and widths that cover whole 128-column steps, 64- and
 // 32-column tails and row tails; and null where the kernels have no prepared path. The AVX2
-// level has one for every integer format, nf4/fp4 and w8a8; the AVX-512 level for the q8 and
+// level has one for every integer format, nf4/fp4, w8a8 and bf16; the AVX-512 level for the q8 and
 // q4 formats on CPUs with AVX512-VNNI.
 void CheckPrepared(WeightFormat f, Isa isa) {
   const PreparedGemv* p = GetPreparedGemv(f, isa);
@@ -660,6 +660,7 @@ TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
     formats.push_back(WeightFormat::kNf4);
     formats.push_back(WeightFormat::kFp4);
     formats.push_back(WeightFormat::kW8A8);
+    formats.push_back(WeightFormat::kBF16);
     for (WeightFormat f : formats) {
       SCOPED_TRACE(std::string("avx2 ") + GetFormatTraits(f).name);
       CheckPrepared(f, Isa::kAvx2);
