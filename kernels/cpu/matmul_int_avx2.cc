@@ -5,9 +5,9 @@
 // 16 pair sums in s16) and vpmaddwd (-> 8 int32 lanes), and scaled once by d_w * d_x in f32.
 //
 // vpmaddubsw multiplies unsigned by signed bytes and saturates its pair sums at 16 bits:
-// - 4/3/2-bit symmetric codes q are made unsigned as u = q + 8 (<= 15, pair sums <= 3810);
-//   the offset adds 8 * s_x per block (s_x: the sum of the block's activation codes), which
-//   is taken back as s_x from each of the 8 int32 lanes.
+// - 4/3/2-bit symmetric codes q are made unsigned as u = q + o with o = 8, 4, 2 (one xor of
+//   the fields' sign bits; u <= 15, pair sums <= 3810); the offset adds o * s_x per block
+//   (s_x: the sum of the block's activation codes), taken back once per row in f32.
 // - 4/3/2-bit asymmetric codes are unsigned already; the minimum m adds m * d_x * s_x.
 // - 8-bit codes would overflow as unsigned (255 * 127 * 2 > 32767), so they use the sign
 //   trick, |q| times x * sign(q) (|q| <= 128); asymmetric codes u are first moved to
@@ -160,10 +160,10 @@ __m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
 }
 
-// Chunks c and c + 1 (c even) of a 4-, 3- or 2-bit row as two vectors of unsigned codes (q + 8
-// when symmetric) in the paired layout of the activations: lo = [c: weights 0-15 | c + 1:
-// 0-15], hi = [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the same
-// block (G >= 64) or the next one (G = 32), which a row's last block lacks when !second.
+// Chunks c and c + 1 (c even) of a 4-, 3- or 2-bit row as two vectors of unsigned codes (q + o
+// when symmetric, o = 2^(bits - 1)) in the paired layout of the activations: lo = [c: weights 0-15
+// | c + 1: 0-15], hi = [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the
+// same block (G >= 64) or the next one (G = 32), which a row's last block lacks when !second.
 // 4-bit: a chunk's 16 bytes hold weights 0-15 in the low nibbles, 16-31 in the high ones.
 // 2-bit: its 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so shifting the 8 bytes
 // by 0, 2 (lo) or 4, 6 (hi) bits gives 8 weights each. 3-bit: the same low 2 bits, then 4
@@ -190,11 +190,15 @@ void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi)
     *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
     return;
   } else {
+    // Each chunk's 8 low-bit bytes broadcast to its half (loads only), then shifted per
+    // 64-bit lane.
     int64_t w0, w1 = 0;
     std::memcpy(&w0, p0, 8);
     if (has1) std::memcpy(&w1, p1, 8);
-    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi64x(w0)),
-                                              _mm_set1_epi64x(w1), 1);
+    __m256i v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_set1_epi64x(w1), 0xf0);
+    if constexpr (!B::kAsym && B::kBits == 2) {
+      v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0xaa)));  // each field's sign bit: q + 2
+    }
     const __m256i two = _mm256_set1_epi8(0x03);
     __m256i l = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 2, 0, 2)), two);
     __m256i h = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(4, 6, 4, 6)), two);
@@ -202,8 +206,8 @@ void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi)
       int32_t h0, h1 = 0;
       std::memcpy(&h0, p0 + 8, 4);
       if (has1) std::memcpy(&h1, p1 + 8, 4);
-      const __m256i hb = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi32(h0)),
-                                                 _mm_set1_epi32(h1), 1);
+      __m256i hb = _mm256_blend_epi32(_mm256_set1_epi32(h0), _mm256_set1_epi32(h1), 0xf0);
+      if constexpr (!B::kAsym) hb = _mm256_xor_si256(hb, _mm256_set1_epi8(char(0xff)));  // q + 4
       const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
       const __m256i four = _mm256_set1_epi8(0x04);
       // Byte j of 8 weights' run gets high-bit byte (run / 8) of its chunk, then bit j % 8.
@@ -217,19 +221,13 @@ void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi)
       h = _mm256_or_si256(
           h, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sh, bit), bit), four));
     }
-    if constexpr (!B::kAsym) {  // two's complement field f: (f ^ sign) = q + 2^(b-1)
-      constexpr char kSign = char(1 << (B::kBits - 1));
-      const __m256i sign = _mm256_set1_epi8(kSign), up = _mm256_set1_epi8(char(8 - kSign));
-      l = _mm256_add_epi8(_mm256_xor_si256(l, sign), up);
-      h = _mm256_add_epi8(_mm256_xor_si256(h, sign), up);
-    }
     *lo = l;
     *hi = h;
   }
 }
 
 // The pair's dot products with the paired activations xq (64 codes): 8 int32 lanes, 0-3 summing
-// chunk c's products and 4-7 chunk c + 1's (the +8 offset of symmetric codes not yet removed).
+// chunk c's products and 4-7 chunk c + 1's (the offset of symmetric codes not yet removed).
 // vpmaddubsw pair sums are at most 2 * 15 * 127, so the lo and hi sums add up in 16 bits
 // before vpmaddwd widens them.
 __m256i PairDot(__m256i lo, __m256i hi, const int8_t* xq) {
@@ -313,7 +311,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
         dd[j] = ddj;
         if constexpr (B::kAsym) {
           corr[j] = _mm256_fmadd_ps(m, _mm256_load_ps(a[j].ds + k0), corr[j]);
-        } else if constexpr (B::kBits < 8) {  // minus 8 * d_w * d_x * s_x: the +8 code offset
+        } else if constexpr (B::kBits < 8) {  // minus 8 * d_w * d_x * s_x, scaled to o below
           corr[j] = _mm256_fnmadd_ps(ddj, _mm256_load_ps(a[j].s8 + k0), corr[j]);
         }
       }
@@ -355,9 +353,13 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     int64_t k0 = 0;
     for (; k0 + 8 <= nb; k0 += 8) chunks8(k0, std::true_type());
     if (k0 < nb) chunks8(k0, std::false_type());
+    // corr holds 8 * d_w * d_x * s_x; symmetric codes carry o * s_x (a power of two: exact).
+    constexpr float kCorr = B::kAsym || B::kBits == 8 ? 1.0f : float(1 << (B::kBits - 1)) / 8.0f;
 #pragma GCC unroll 8
-    for (int j = 0; j < T; ++j)
-      y[j * ldy] = HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), corr[j]));
+    for (int j = 0; j < T; ++j) {
+      const __m256 c = kCorr == 1.0f ? corr[j] : _mm256_mul_ps(corr[j], _mm256_set1_ps(kCorr));
+      y[j * ldy] = HsumAvx2(_mm256_add_ps(_mm256_add_ps(acc[j], acc2[j]), c));
+    }
   }
 }
 
