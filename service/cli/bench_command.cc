@@ -260,7 +260,10 @@ absl::Status RunBench(const BenchArgs& a) {
   const BandwidthReport bw = MeasureReadBandwidth(pool);
   for (int round = 0; round < a.rounds; ++round) {
     if (!a.quiet) std::fprintf(stderr, "round %d of %d:", round + 1, a.rounds);
-    for (FormatRun& r : runs) {
+    // Rounds alternate direction, so that no run always follows the same one (the state a
+    // run leaves behind, caches, memory traffic, clocks, favours no other).
+    for (size_t i = 0; i < runs.size(); ++i) {
+      FormatRun& r = runs[round % 2 == 0 ? i : runs.size() - 1 - i];
       if (!a.quiet) std::fprintf(stderr, " %s", r.name.c_str());
       LatencySettings s = a.latency;
       s.repeats = 1;
