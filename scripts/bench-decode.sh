@@ -9,13 +9,13 @@
 #
 # Usage: scripts/bench-decode.sh [path/to/squeeze]
 # Environment: FORMATS (space-separated list, f32 first), THREADS (default 2), ROUNDS
-# (default 7), GENERATE (decode tokens per round, default 32), PRESET (default 125m).
+# (default 15), GENERATE (decode tokens per round, default 32), PRESET (default 125m).
 set -euo pipefail
 
 SQUEEZE=${1:-build/service/cli/squeeze}
 FORMATS=${FORMATS:-"f32 f16 bf16 q8_channel q8_g32 q4_g32 q4_g64 q4_g128 q4_g32_asym nf4 fp4 fp8_e4m3 q3_g32 q2_g32 w8a8"}
 THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-7}
+ROUNDS=${ROUNDS:-15}
 GENERATE=${GENERATE:-32}
 PRESET=${PRESET:-125m}
 
