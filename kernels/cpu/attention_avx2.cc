@@ -8,7 +8,7 @@
 // intrinsics and plain loops, so no AVX2 copy of a shared inline function can leak out.
 #include <immintrin.h>
 
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 #include "squeeze/kernels/attention.h"
 
 namespace squeeze::cpu {

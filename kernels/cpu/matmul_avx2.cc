@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 #include "cpu/tile_loops.h"
 
 namespace squeeze::cpu {

@@ -10,7 +10,7 @@
 #include <algorithm>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 
 namespace squeeze::cpu {
 namespace {

@@ -30,7 +30,7 @@
 #include <type_traits>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_int.h"
 
@@ -67,12 +67,6 @@ Acts ActView(const void* buf, int64_t cols) {
           reinterpret_cast<const float*>(b + nb * 36), reinterpret_cast<const float*>(b + nb * 40)};
 }
 
-// All-ones lanes where lane index < left.
-__m256i LaneMask(int64_t left) {
-  const int l = left > 8 ? 8 : left < 0 ? 0 : int(left);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 int32_t HsumEpi32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -102,13 +96,10 @@ void PrepareActs(const float* x, int64_t cols, void* buf) {
     __m256 vmax = _mm256_setzero_ps();
     for (int g = 0; g < 4; ++g) {
       const int64_t c = k * 32 + 8 * g;
-      v[g] = _mm256_maskload_ps(x + c, LaneMask(cols - c));  // padding reads as 0
+      v[g] = _mm256_maskload_ps(x + c, LaneMaskAvx2(cols - c));  // padding reads as 0
       vmax = _mm256_max_ps(_mm256_and_ps(v[g], abs_mask), vmax);
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float amax = _mm_cvtss_f32(m);
+    const float amax = HmaxAvx2(vmax);
     const float bd = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
     __m256i qi[4];

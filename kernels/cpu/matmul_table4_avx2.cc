@@ -29,7 +29,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_float.h"
 
@@ -69,12 +69,6 @@ const float* PreparedScales(const void* buf, int64_t cols) {
                                         Blocks(cols) * 2 * kBlock);
 }
 
-// All-ones lanes where lane index < left.
-__m256i LaneMask(int64_t left) {
-  const int l = left > 8 ? 8 : left < 0 ? 0 : int(left);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 void Prepare(const float* x, int64_t cols, void* buf) {
   int16_t* codes = static_cast<int16_t*>(buf);
   float* scales = const_cast<float*>(PreparedScales(buf, cols));
@@ -84,13 +78,10 @@ void Prepare(const float* x, int64_t cols, void* buf) {
     __m256 vmax = _mm256_setzero_ps();
     for (int g = 0; g < 8; ++g) {
       const int64_t c = b * kBlock + 8 * g;
-      v[g] = _mm256_maskload_ps(x + c, LaneMask(cols - c));  // past the row: 0
+      v[g] = _mm256_maskload_ps(x + c, LaneMaskAvx2(cols - c));  // past the row: 0
       vmax = _mm256_max_ps(_mm256_and_ps(v[g], abs_mask), vmax);
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float amax = _mm_cvtss_f32(m);
+    const float amax = HmaxAvx2(vmax);
     const __m256 s = _mm256_set1_ps(amax > 0 ? kInputScale / amax : 0.0f);
     scales[b] = amax / kInputScale;
     for (int k = 0; k < 4; ++k) {

@@ -15,7 +15,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_act.h"
 

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/lanes_avx2.h"
 #include "cpu/tile_loops.h"
 #include "ref/quant_act.h"
 
@@ -55,19 +56,13 @@ struct Quantized {
   const float* sx;
 };
 
-// All-ones lanes where lane index < left.
-__m256i LaneMask(int64_t left) {
-  const int l = left > 8 ? 8 : left < 0 ? 0 : int(left);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Quantizes one token exactly like quantize_row_q8_channel_ref (see quant_act.h): the same f32
 // division x / sx, clamps and rounding with ties away from zero.
 void QuantizeToken(const float* x, int64_t cols, int64_t stride, int8_t* q, float* sx) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 vmax = _mm256_setzero_ps();
   for (int64_t c = 0; c < cols; c += 8) {
-    const __m256 a = _mm256_and_ps(_mm256_maskload_ps(x + c, LaneMask(cols - c)), abs_mask);
+    const __m256 a = _mm256_and_ps(_mm256_maskload_ps(x + c, LaneMaskAvx2(cols - c)), abs_mask);
     vmax = _mm256_max_ps(a, vmax);  // a NaN lane keeps vmax, as std::max(amax, NaN) does
   }
   float lanes[8];
@@ -87,7 +82,7 @@ void QuantizeToken(const float* x, int64_t cols, int64_t stride, int8_t* q, floa
     __m256i qi[4];
     for (int g = 0; g < 4; ++g) {
       const int64_t o = c + 8 * g;
-      __m256 t = _mm256_div_ps(_mm256_maskload_ps(x + o, LaneMask(cols - o)), vs);  // pad: 0
+      __m256 t = _mm256_div_ps(_mm256_maskload_ps(x + o, LaneMaskAvx2(cols - o)), vs);  // pad: 0
       t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);  // max(NaN, lo) = lo
       const __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
       const __m256 frac = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(t, r));  // exact

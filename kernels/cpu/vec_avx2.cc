@@ -5,7 +5,7 @@
 #include <immintrin.h>
 
 #include "cpu/cpu_kernels.h"
-#include "cpu/hsum_avx2.h"
+#include "cpu/lanes_avx2.h"
 
 namespace squeeze::cpu {
 namespace {
