@@ -2,11 +2,13 @@
 // and asym) with integer dot products. Each input vector is rounded to int8 blocks of 32 once
 // (matmul.h, "Activation rounding"; PrepareActs); per 32 columns a row's codes are unpacked to
 // 32 bytes in registers, multiplied with the block's int8 activations by vpmaddubsw (u8 x s8 ->
-// 16 pair sums in s16) and vpmaddwd (-> 8 int32 lanes), and scaled once by d_w * d_x in f32.
+// 16 pair sums in s16) and vpmaddwd (-> int32 lanes), and scaled once by d_w * d_x in f32. The
+// 4-, 3- and 2-bit formats go two chunks of 32 at a time; in a gemv the sums of 8 chunks are
+// folded per chunk with in-lane unpacks (SumPairs) and scaled by a single FMA.
 //
 // vpmaddubsw multiplies unsigned by signed bytes and saturates its pair sums at 16 bits:
-// - 4/3/2-bit symmetric codes q are made unsigned as u = q + o with o = 8, 4, 2 (one xor of
-//   the fields' sign bits; u <= 15, pair sums <= 3810); the offset adds o * s_x per block
+// - 4/3/2-bit symmetric codes q are made unsigned as u = q + o with o = 8, 4, 2 (the fields'
+//   sign bits inverted; u <= 15, pair sums <= 3810); the offset adds o * s_x per block
 //   (s_x: the sum of the block's activation codes), taken back once per row in f32.
 // - 4/3/2-bit asymmetric codes are unsigned already; the minimum m adds m * d_x * s_x.
 // - 8-bit codes would overflow as unsigned (255 * 127 * 2 > 32767), so they use the sign
@@ -74,12 +76,22 @@ int32_t HsumEpi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// The lane of block k's scale within its group of 8 blocks: in order for the 8-bit formats; for
+// the paired ones (kPaired, below) the order in which SumPairs leaves the 8 blocks' dot
+// products, even blocks in lanes 0-3 and odd ones in 4-7.
+constexpr int kPairLane[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+template <bool kPaired>
+constexpr int64_t ScaleSlot(int64_t k) {
+  return kPaired ? (k & ~int64_t(7)) + kPairLane[k & 7] : k;
+}
+
 // Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
 // operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
 //
 // kPaired (the layout of the 4-, 3- and 2-bit formats): within each pair of blocks (2p, 2p + 1) the
 // middle two 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15
-// | 2p: 16-31 | 2p+1: 16-31], the order in which PairCodes unpacks a pair of weight chunks.
+// | 2p: 16-31 | 2p+1: 16-31], the order in which PairCodes unpacks a pair of weight chunks; and
+// the per-block values of each group of 8 blocks sit in ScaleSlot order.
 template <bool kPaired>
 void PrepareActs(const float* x, int64_t cols, void* buf) {
   const int64_t nb = Blocks(cols), padded = PaddedBlocks(cols);
@@ -88,7 +100,10 @@ void PrepareActs(const float* x, int64_t cols, void* buf) {
   float* d = reinterpret_cast<float*>(b + padded * 32);
   float* s8 = reinterpret_cast<float*>(b + padded * 36);
   float* ds = reinterpret_cast<float*>(b + padded * 40);
-  for (int64_t k = nb; k < padded; ++k) d[k] = s8[k] = ds[k] = 0.0f;
+  for (int64_t k = nb; k < padded; ++k) {
+    const int64_t slot = ScaleSlot<kPaired>(k);
+    d[slot] = s8[slot] = ds[slot] = 0.0f;
+  }
   std::memset(q + nb * 32, 0, size_t(padded - nb) * 32);
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   for (int64_t k = 0; k < nb; ++k) {
@@ -118,9 +133,10 @@ void PrepareActs(const float* x, int64_t cols, void* buf) {
     }
     const int32_t sum =
         HsumEpi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
-    d[k] = bd;
-    s8[k] = 8.0f * float(sum);  // exact: |sum| <= 32 * 127
-    ds[k] = bd * float(sum);
+    const int64_t slot = ScaleSlot<kPaired>(k);
+    d[slot] = bd;
+    s8[slot] = 8.0f * float(sum);  // exact: |sum| <= 32 * 127
+    ds[slot] = bd * float(sum);
   }
 }
 
@@ -158,7 +174,7 @@ __m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
 // 4-bit: a chunk's 16 bytes hold weights 0-15 in the low nibbles, 16-31 in the high ones.
 // 2-bit: its 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so shifting the 8 bytes
 // by 0, 2 (lo) or 4, 6 (hi) bits gives 8 weights each. 3-bit: the same low 2 bits, then 4
-// bytes whose byte j / 8 holds weight j's high bit at bit j % 8.
+// bytes whose byte j % 4 holds weight j's high bit at bit j / 4.
 template <class B>
 void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi) {
   constexpr int64_t kRun = 4 * B::kBits;  // code bytes per chunk
@@ -181,12 +197,33 @@ void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi)
     *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
     return;
   } else {
-    // Each chunk's 8 low-bit bytes broadcast to its half (loads only), then shifted per
-    // 64-bit lane.
-    int64_t w0, w1 = 0;
-    std::memcpy(&w0, p0, 8);
-    if (has1) std::memcpy(&w1, p1, 8);
-    __m256i v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_set1_epi64x(w1), 0xf0);
+    // v: each chunk's 8 low-bit bytes in both halves of its 128-bit lane, so that shifting per
+    // 64-bit lane gives 8 weights each; hb (3-bit): its 4 high-bit bytes in every dword.
+    __m256i v, hb;
+    if constexpr (B::kBits == 2) {  // broadcast loads and a blend
+      int64_t w0, w1 = 0;
+      std::memcpy(&w0, p0, 8);
+      if (has1) std::memcpy(&w1, p1, 8);
+      v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_set1_epi64x(w1), 0xf0);
+    } else if (has1) {
+      // One 16-byte load per chunk that stays inside the pair's blocks (lane 0 from p0 - 2,
+      // the block's scale or minimum at worst; lane 1 ending at chunk c + 1's last byte), then
+      // a vpshufb for each of v and hb: fewer vector operations than four broadcasts.
+      const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 - 2));
+      const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 - 4));
+      const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(b0), b1, 1);
+      constexpr int64_t kL0 = 0x0908070605040302, kL1 = 0x0b0a090807060504;
+      constexpr int64_t kH0 = 0x0d0c0b0a0d0c0b0a, kH1 = 0x0f0e0d0c0f0e0d0c;
+      v = _mm256_shuffle_epi8(both, _mm256_setr_epi64x(kL0, kL0, kL1, kL1));
+      hb = _mm256_shuffle_epi8(both, _mm256_setr_epi64x(kH0, kH0, kH1, kH1));
+    } else {  // a row's unpaired last chunk: read only its own bytes
+      int64_t w0;
+      int32_t h0;
+      std::memcpy(&w0, p0, 8);
+      std::memcpy(&h0, p0 + 8, 4);
+      v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_setzero_si256(), 0xf0);
+      hb = _mm256_blend_epi32(_mm256_set1_epi32(h0), _mm256_setzero_si256(), 0xf0);
+    }
     if constexpr (!B::kAsym && B::kBits == 2) {
       v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0xaa)));  // each field's sign bit: q + 2
     }
@@ -194,38 +231,43 @@ void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi)
     __m256i l = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 2, 0, 2)), two);
     __m256i h = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(4, 6, 4, 6)), two);
     if constexpr (B::kBits == 3) {
-      int32_t h0, h1 = 0;
-      std::memcpy(&h0, p0 + 8, 4);
-      if (has1) std::memcpy(&h1, p1 + 8, 4);
-      __m256i hb = _mm256_blend_epi32(_mm256_set1_epi32(h0), _mm256_set1_epi32(h1), 0xf0);
-      if constexpr (!B::kAsym) hb = _mm256_xor_si256(hb, _mm256_set1_epi8(char(0xff)));  // q + 4
-      const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+      // Weight j's high bit is bit 8 * (j % 4) + j / 4 of the chunk's 4 bytes read as a word:
+      // shifting dword i of a lane left by 7 - i (lo: weights 4i .. 4i + 3) or 3 - i (hi:
+      // 16 + 4i ..) brings each weight's bit to bit 7 of its own byte, which is all blendv
+      // reads. Symmetric fields are two's complement, so u = q + 4 has the high bit inverted.
+      const __m256i ml = _mm256_sllv_epi32(hb, _mm256_setr_epi32(7, 6, 5, 4, 7, 6, 5, 4));
+      const __m256i mh = _mm256_sllv_epi32(hb, _mm256_setr_epi32(3, 2, 1, 0, 3, 2, 1, 0));
       const __m256i four = _mm256_set1_epi8(0x04);
-      // Byte j of 8 weights' run gets high-bit byte (run / 8) of its chunk, then bit j % 8.
-      const __m256i sl =
-          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101));
-      const __m256i sh =
-          _mm256_shuffle_epi8(hb, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
-                                                     0x0202020202020202, 0x0303030303030303));
-      l = _mm256_or_si256(
-          l, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sl, bit), bit), four));
-      h = _mm256_or_si256(
-          h, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(sh, bit), bit), four));
+      const __m256i l4 = _mm256_or_si256(l, four), h4 = _mm256_or_si256(h, four);
+      l = B::kAsym ? _mm256_blendv_epi8(l, l4, ml) : _mm256_blendv_epi8(l4, l, ml);
+      h = B::kAsym ? _mm256_blendv_epi8(h, h4, mh) : _mm256_blendv_epi8(h4, h, mh);
     }
     *lo = l;
     *hi = h;
   }
 }
 
-// The pair's dot products with the paired activations xq (64 codes): 8 int32 lanes, 0-3 summing
-// chunk c's products and 4-7 chunk c + 1's (the offset of symmetric codes not yet removed).
-// vpmaddubsw pair sums are at most 2 * 15 * 127, so the lo and hi sums add up in 16 bits
-// before vpmaddwd widens them.
+// The pair's dot products with the paired activations xq (64 codes) as 16 int16 partial sums,
+// 0-7 of chunk c and 8-15 of chunk c + 1 (the offset of symmetric codes not yet removed). Each
+// is the sum of two vpmaddubsw pair sums, at most 4 * 15 * 127 = 7620.
 __m256i PairDot(__m256i lo, __m256i hi, const int8_t* xq) {
   const __m256i xa = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq));
   const __m256i xb = _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32));
-  const __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb));
-  return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
+  return _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb));
+}
+
+// The dot products of 4 pairs (d[p]: PairDot of chunks 2p and 2p + 1) summed per chunk, as
+// int32 lanes [0 2 4 6 | 1 3 5 7] (ScaleSlot's order), with unpacks and adds that stay within
+// 128-bit lanes: two pairs' partial sums add up in 16 bits first (at most 2 * 7620), then
+// vpmaddwd widens them.
+__m256i SumPairs(const __m256i d[4]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  // [0 2 0 2 ... | 1 3 1 3 ...]: each chunk's 8 partial sums folded to 4, then to 2 by vpmaddwd.
+  const __m256i t0 = _mm256_madd_epi16(
+      _mm256_add_epi16(_mm256_unpacklo_epi32(d[0], d[1]), _mm256_unpackhi_epi32(d[0], d[1])), ones);
+  const __m256i t1 = _mm256_madd_epi16(
+      _mm256_add_epi16(_mm256_unpacklo_epi32(d[2], d[3]), _mm256_unpackhi_epi32(d[2], d[3])), ones);
+  return _mm256_add_epi32(_mm256_unpacklo_epi64(t0, t1), _mm256_unpackhi_epi64(t0, t1));
 }
 
 // 8 int32 lanes summing the 32 signed 8-bit codes * activation codes, with the sign trick.
@@ -237,7 +279,8 @@ __m256i Dot8(__m256i codes, const int8_t* xq) {
 }
 
 // The f16 field at byte `off` of the blocks holding 8 chunks from `base` (the block of the
-// first), as f32 (0 for chunks at or past `valid` when !kFull: their blocks are not read).
+// first), as f32 in the lanes of ScaleSlot (0 for chunks at or past `valid` when !kFull: their
+// blocks are not read).
 template <class B, bool kFull>
 __m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
   constexpr int kChunks = B::kGroup / 32;
@@ -247,7 +290,8 @@ __m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
     if (!kFull && c >= valid) break;
     uint16_t v;
     std::memcpy(&v, base + c / kChunks * int64_t(sizeof(B)) + off, 2);
-    h[c / 4] |= uint64_t(v) << (16 * (c % 4));
+    const int lane = int(ScaleSlot<(B::kBits < 8)>(c));
+    h[lane / 4] |= uint64_t(v) << (16 * (lane % 4));
   }
   return _mm256_cvtph_ps(_mm_set_epi64x(int64_t(h[1]), int64_t(h[0])));
 }
@@ -256,7 +300,7 @@ __m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
 // Group formats go 8 chunks of 32 columns at a time: the 8 weight scales are converted
 // together and multiplied by the 8 activation scales of each token (dd), and the blocks' code
 // offsets and minimums enter per token as one vector (corr); per chunk the codes are unpacked
-// once, and each token costs a vpmaddubsw, a vpmaddwd, a conversion and an FMA.
+// once and used by every token.
 template <class B, int T>
 void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
   const int64_t nb = Blocks(cols);
@@ -307,22 +351,38 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
         }
       }
       if constexpr (B::kBits < 8) {
+        // One token (gemv): the 4 pairs' sums are folded per chunk (SumPairs) and scaled by
+        // one FMA. Several tokens: holding 4 pairs' sums per token would not fit in the 16
+        // registers, so each pair is widened, converted and scaled on its own.
+        __m256i dots[T == 1 ? 4 : 1];
 #pragma GCC unroll 4
         for (int c = 0; c < 8; c += 2) {
           const int64_t k = k0 + c;
-          if (!kFull && c >= valid) break;
+          if (!kFull && c >= valid) {
+            if constexpr (T == 1) dots[c / 2] = _mm256_setzero_si256();
+            continue;
+          }
           const uint8_t* blk = base + c / kChunks * S;
           if (kChunks == 1 || c % kChunks == 0) PrefetchAhead<kChunks == 1 ? 2 * S : S>(blk);
-          const __m256i idx = _mm256_setr_epi32(c, c, c, c, c + 1, c + 1, c + 1, c + 1);
           __m256i lo, hi;
           PairCodes<B>(blk, c % kChunks, kFull || c + 1 < valid, &lo, &hi);
+          if constexpr (T == 1) {
+            dots[c / 2] = PairDot(lo, hi, a[0].q + 32 * k);
+          } else {
+            const int l0 = kPairLane[c], l1 = kPairLane[c + 1];
+            const __m256i idx = _mm256_setr_epi32(l0, l0, l0, l0, l1, l1, l1, l1);
 #pragma GCC unroll 8
-          for (int j = 0; j < T; ++j) {
-            const __m256i dot = PairDot(lo, hi, a[j].q + 32 * k);
-            __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
-            sum =
-                _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx), sum);
+            for (int j = 0; j < T; ++j) {
+              const __m256i dot =
+                  _mm256_madd_epi16(PairDot(lo, hi, a[j].q + 32 * k), _mm256_set1_epi16(1));
+              __m256& sum = c % 4 ? acc2[j] : acc[j];  // two FMA chains
+              sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx),
+                                    sum);
+            }
           }
+        }
+        if constexpr (T == 1) {
+          acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumPairs(dots)), dd[0], acc[0]);
         }
       } else {
 #pragma GCC unroll 8

@@ -53,8 +53,8 @@ __m512 codes16(const uint8_t* blk, int o) {
     return _mm512_cvtepi32_ps(q);
   } else {
     // 2/3-bit: per 32 weights 4 * bits bytes; weights o..o+7 and o+8..o+15 have their low 2
-    // bits in bytes 0..7 at bits 2 * s and 2 * (s + 1), s = o % 32 / 8, and (3-bit) their high
-    // bits in bytes 8 + s and 9 + s.
+    // bits in bytes 0..7 at bits 2 * s and 2 * (s + 1), s = o % 32 / 8, and (3-bit) weight j's
+    // high bit is bit 8 * (j % 4) + j / 4 of bytes 8..11 read as one word.
     const uint8_t* chunk = qs + 4 * B::kBits * (o / 32);
     const int sub = (o % 32) / 8;
     const __m128i b8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk));
@@ -64,10 +64,14 @@ __m512 codes16(const uint8_t* blk, int o) {
                          _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2));
     __m512i q = _mm512_and_si512(_mm512_srlv_epi32(v, shifts), _mm512_set1_epi32(3));
     if constexpr (B::kBits == 3) {
-      const int h = chunk[8 + sub] | (chunk[9 + sub] << 8);
+      uint32_t h;
+      std::memcpy(&h, chunk + 8, 4);
+      // Weight o % 32 + i: bit 8 * (i % 4) + i / 4, plus 4 for the second 16 (o % 32 = 16).
       const __m512i hb = _mm512_srlv_epi32(
-          _mm512_set1_epi32(h),
-          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+          _mm512_set1_epi32(int(h)),
+          _mm512_add_epi32(
+              _mm512_set1_epi32(sub == 0 ? 0 : 4),
+              _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27)));
       q = _mm512_or_si512(q, _mm512_slli_epi32(_mm512_and_si512(hb, _mm512_set1_epi32(1)), 2));
     }
     if constexpr (!B::kAsym) {  // sign-extend the field from its top bit
@@ -92,7 +96,7 @@ float load1(const uint8_t* row, int64_t c) {
   } else {
     const uint8_t* chunk = qs + 4 * B::kBits * (k / 32);
     int r = (chunk[k % 8] >> (2 * ((k % 32) / 8))) & 3;
-    if constexpr (B::kBits == 3) r |= ((chunk[8 + (k % 32) / 8] >> (k % 8)) & 1) << 2;
+    if constexpr (B::kBits == 3) r |= ((chunk[8 + k % 4] >> ((k % 32) / 4)) & 1) << 2;
     constexpr int kSign = 1 << (B::kBits - 1);
     q = B::kAsym ? r : (r ^ kSign) - kSign;
   }

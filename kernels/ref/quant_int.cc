@@ -22,7 +22,7 @@ constexpr int Q4CodeShift(int k) {
 
 // 2- and 3-bit codes: per 32 weights, 4 * bits bytes whose byte k % 8 holds weight k's low
 // two bits at bit 2 * ((k % 32) / 8) (8 bytes per 32 weights for 2-bit codes, 12 for 3-bit
-// ones); a 3-bit code's high bit follows in byte 8 + (k % 32) / 8, bit k % 8.
+// ones); a 3-bit code's high bit follows in byte 8 + k % 4, bit (k % 32) / 4.
 constexpr int LowCodeByte(int bytes_per_32, int k) {
   return bytes_per_32 * (k / 32) + k % 8;
 }
@@ -30,7 +30,10 @@ constexpr int LowCodeShift(int k) {
   return 2 * ((k % 32) / 8);
 }
 constexpr int HighBitByte(int k) {
-  return 12 * (k / 32) + 8 + (k % 32) / 8;
+  return 12 * (k / 32) + 8 + k % 4;
+}
+constexpr int HighBitShift(int k) {
+  return (k % 32) / 4;
 }
 
 // Rounds t to the nearest integer in [lo, hi] (ties away from zero); NaN goes to lo.
@@ -48,7 +51,9 @@ void PutCode(B* b, int k, int q) {
     b->qs[Q4CodeByte(k)] |= uint8_t((q & 0xf) << Q4CodeShift(k));
   } else {
     b->qs[LowCodeByte(4 * B::kBits, k)] |= uint8_t((q & 3) << LowCodeShift(k));
-    if constexpr (B::kBits == 3) b->qs[HighBitByte(k)] |= uint8_t(((q >> 2) & 1) << (k % 8));
+    if constexpr (B::kBits == 3) {
+      b->qs[HighBitByte(k)] |= uint8_t(((q >> 2) & 1) << HighBitShift(k));
+    }
   }
 }
 
@@ -61,7 +66,7 @@ int GetCode(const B& b, int k) {
     return B::kAsym ? nib : (nib ^ 8) - 8;  // two's complement nibble
   } else {
     int r = (b.qs[LowCodeByte(4 * B::kBits, k)] >> LowCodeShift(k)) & 3;
-    if constexpr (B::kBits == 3) r |= ((b.qs[HighBitByte(k)] >> (k % 8)) & 1) << 2;
+    if constexpr (B::kBits == 3) r |= ((b.qs[HighBitByte(k)] >> HighBitShift(k)) & 1) << 2;
     constexpr int kSign = 1 << (B::kBits - 1);
     return B::kAsym ? r : (r ^ kSign) - kSign;  // two's complement field
   }

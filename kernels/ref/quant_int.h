@@ -19,7 +19,9 @@
 //
 // 3-bit layout (low bits / high bit split, as ggml's q3_K): each 32 weights of a block use 12
 // bytes: 8 bytes of the codes' low 2 bits in the 2-bit layout above, then 4 bytes of their
-// high bit, weight j in byte 8 + j / 8 at bit j % 8.
+// high bit, weight j in byte 8 + j % 4 at bit j / 4 (byte 8 holds weights 0, 4, .., 28 from
+// bit 0 up; read as one little-endian word, weight j's bit is 8 * (j % 4) + j / 4, which the
+// AVX2 kernel brings to the top of byte j % 16 with one variable shift per 4 weights).
 //
 // Symmetric 3- and 2-bit codes are two's complement fields ([-3, 3] and [-1, 1]), asymmetric
 // ones unsigned ([0, 7] and [0, 3]).

@@ -337,7 +337,7 @@ int64_t SpecRowBytes(const IntSpec& s, int64_t cols) {
 // 32 weights use 16 bytes, weight j < 16 in the low nibble of byte j, j + 16 in the high one;
 // 2-bit: each 32 weights use 8 bytes, byte i holding weights i, i + 8, i + 16, i + 24 from its
 // low bits up; 3-bit: each 32 weights use 12 bytes, the low two bits as 2-bit codes, then 4
-// bytes of high bits, weight j's in bit j % 8 of byte 8 + j / 8; symmetric codes are two's
+// bytes of high bits, weight j's in bit j / 4 of byte 8 + j % 4; symmetric codes are two's
 // complement).
 int SpecCode(const IntSpec& s, const uint8_t* qs, int k) {
   if (s.bits == 8) return s.asym ? int(qs[k]) : int(int8_t(qs[k]));
@@ -353,7 +353,7 @@ int SpecCode(const IntSpec& s, const uint8_t* qs, int k) {
                     : j < 16 ? (byte >> 2) & 3
                     : j < 24 ? (byte >> 4) & 3
                              : byte >> 6;
-    raw = s.bits == 3 ? low + 4 * ((chunk[8 + j / 8] >> (j % 8)) & 1) : low;
+    raw = s.bits == 3 ? low + 4 * ((chunk[8 + j % 4] >> (j / 4)) & 1) : low;
   }
   const int half = 1 << (s.bits - 1);
   return s.asym ? raw : (raw >= half ? raw - 2 * half : raw);
@@ -488,12 +488,12 @@ TEST(IntFormatTest, HandBuiltBlocksDecode) {
     EXPECT_EQ(y[0], 1.0f);
   }
   {  // q3_g32: d = 0.5. Low 2 bits in bytes 0..7 (weight j: byte j % 8, bits 2 * (j / 8)),
-     // high bits in bytes 8..11 (weight j: byte 8 + j / 8, bit j % 8).
+     // high bits in bytes 8..11 (weight j: byte 8 + j % 4, bit j / 4).
     uint8_t blk[14] = {};
     const uint16_t d = 0x3800;
     std::memcpy(blk, &d, 2);
     blk[2 + 0] = 0x01;   // weight 0: low 01
-    blk[2 + 8] = 0x11;   // weight 0: high 1 -> 101 = -3; weight 4: high 1 -> 100 = -4
+    blk[2 + 8] = 0x03;   // weight 0: high 1 -> 101 = -3; weight 4: high 1 -> 100 = -4
     blk[2 + 1] = 0x0c;   // weight 9: low 11, high 0 -> 3
     blk[2 + 4] = 0x20;   // weight 20: low 10, high 0 -> 2
     blk[2 + 7] = 0xc0;   // weight 31: low 11
@@ -513,7 +513,7 @@ TEST(IntFormatTest, HandBuiltBlocksDecode) {
     std::memcpy(blk, &d, 2);
     std::memcpy(blk + 2, &m, 2);
     blk[4 + 12 + 1] = 0x30;      // weight 49: low 11 (byte 1, bits 4-5)
-    blk[4 + 12 + 8 + 2] = 0x02;  // weight 49: high bit (byte 8 + 2, bit 1)
+    blk[4 + 12 + 8 + 1] = 0x10;  // weight 49: high bit (byte 8 + 1, bit 4)
     std::vector<float> y(64);
     GetFormatTraits(WeightFormat::kQ3G64Asym).to_float(blk, y.data(), 64);
     EXPECT_EQ(y[49], 5.0f);

@@ -26,11 +26,11 @@ void PutCode(B* b, int k, int q) {
     b->qs[16 * (k / 32) + k % 16] |= uint8_t((q & 0xf) << (4 * ((k % 32) / 16)));
   } else {
     // Per 32 weights 4 * bits bytes: low 2 bits of weight j in byte j % 8 at bit 2 * (j / 8);
-    // a 3-bit code's high bit in byte 8 + j / 8 at bit j % 8.
+    // a 3-bit code's high bit in byte 8 + j % 4 at bit j / 4.
     constexpr int kBytesPer32 = 4 * B::kBits;
     b->qs[kBytesPer32 * (k / 32) + k % 8] |= uint8_t((q & 3) << (2 * ((k % 32) / 8)));
     if constexpr (B::kBits == 3) {
-      b->qs[12 * (k / 32) + 8 + (k % 32) / 8] |= uint8_t(((q >> 2) & 1) << (k % 8));
+      b->qs[12 * (k / 32) + 8 + k % 4] |= uint8_t(((q >> 2) & 1) << ((k % 32) / 4));
     }
   }
 }
