@@ -1,6 +1,9 @@
 // Google Benchmark of the CPU matrix kernels (gemv/gemm per format x ISA level) on one
 // thread, next to a plain memory-read benchmark: a gemv larger than L3 is memory-bound, so its
-// weight bytes/s should approach the read bandwidth. Usage: kernels_bench --benchmark_filter=...
+// weight bytes/s should approach the read bandwidth. The memory read and the gemv of shapes
+// larger than L3 also run on 2 threads at once (names ending /real_time/threads:2; each thread
+// reads its own copies, bytes/s counts both), against the bandwidth of the whole machine rather
+// than of one core. Usage: kernels_bench --benchmark_filter=... (scripts/bench-kernels.sh).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -52,12 +55,15 @@ Data MakeData(WeightFormat f, int64_t rows, int64_t cols, int64_t n) {
   return d;
 }
 
+// Google Benchmark sums a counter over the threads and multiplies it by the iterations of all
+// threads; averaging over the threads leaves the bytes (or FLOP) of every thread per second.
+const benchmark::Counter::Flags kPerSecond =
+    benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kAvgThreads;
+
 void SetCounters(benchmark::State& state, int64_t weight_bytes, int64_t flops) {
   state.counters["bytes/s"] =
-      benchmark::Counter(double(weight_bytes), benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1024);
-  state.counters["FLOP/s"] =
-      benchmark::Counter(double(flops), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(double(weight_bytes), kPerSecond, benchmark::Counter::kIs1024);
+  state.counters["FLOP/s"] = benchmark::Counter(double(flops), kPerSecond);
 }
 
 void BM_Gemv(benchmark::State& state, WeightFormat f, Isa isa, Shape s) {
@@ -102,16 +108,19 @@ void BM_Gemm(benchmark::State& state, WeightFormat f, Isa isa, Shape s, int64_t 
   SetCounters(state, s.rows * d.row_bytes, 2 * n * s.rows * s.cols);
 }
 
-// Single-thread read bandwidth: sums a 1 GiB buffer split into state.range(0) equal parts
-// read side by side (gemv reads 8 rows side by side, and several streams keep more hardware
-// prefetchers busy than one), with 8 lanes of 64-bit accumulators per part.
-template <int kStreams>
+// Read bandwidth: sums a 1 GiB buffer split into state.range(0) equal parts read side by side
+// (gemv reads 8 rows side by side, and several streams keep more hardware prefetchers busy than
+// one), with 8 lanes of 64-bit accumulators per part; with state.range(1) == 1 it also
+// prefetches 2 KiB ahead in each part, as the kernels do (tile_loops.h, PrefetchAhead).
+template <int kStreams, bool kPrefetch>
 uint64_t SumStreams(const uint64_t* buf, size_t words) {
   const size_t part = words / kStreams;
   uint64_t acc[kStreams][8] = {};
   for (size_t i = 0; i < part; i += 8)
-    for (int s = 0; s < kStreams; ++s)
+    for (int s = 0; s < kStreams; ++s) {
+      if (kPrefetch) __builtin_prefetch(buf + s * part + i + 256);
       for (int k = 0; k < 8; ++k) acc[s][k] += buf[s * part + i + k];
+    }
   uint64_t total = 0;
   for (const auto& a : acc)
     for (uint64_t v : a) total += v;
@@ -124,12 +133,15 @@ void BM_MemoryRead(benchmark::State& state) {
   std::unique_ptr<uint64_t[]> buf(new uint64_t[words]);
   for (size_t i = 0; i < words; ++i) buf[i] = i;
   for (auto _ : state) {
-    const uint64_t total =
-        state.range(0) == 1 ? SumStreams<1>(buf.get(), words) : SumStreams<8>(buf.get(), words);
+    const bool one = state.range(0) == 1, prefetch = state.range(1) == 1;
+    const uint64_t total = one ? (prefetch ? SumStreams<1, true>(buf.get(), words)
+                                           : SumStreams<1, false>(buf.get(), words))
+                               : (prefetch ? SumStreams<8, true>(buf.get(), words)
+                                           : SumStreams<8, false>(buf.get(), words));
     benchmark::DoNotOptimize(total);
   }
-  state.counters["bytes/s"] = benchmark::Counter(
-      double(bytes), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+  state.counters["bytes/s"] =
+      benchmark::Counter(double(bytes), kPerSecond, benchmark::Counter::kIs1024);
 }
 
 // Unstructured sparsity: the CSR matrix-vector kernel (squeeze/kernels/csr.h: f32 or f16
@@ -183,11 +195,14 @@ bool RegisterAll() {
       ->ArgNames({"sparsity%", "bits"})
       ->ArgsProduct({{50, 60, 70, 75, 80, 90, 95}, {32, 16}})
       ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_MemoryRead/1GiB", BM_MemoryRead)
-      ->ArgName("streams")
-      ->Arg(1)
-      ->Arg(8)
-      ->Unit(benchmark::kMillisecond);
+  for (int threads : {1, 2}) {
+    benchmark::internal::Benchmark* b =
+        benchmark::RegisterBenchmark("BM_MemoryRead/1GiB", BM_MemoryRead)
+            ->ArgNames({"streams", "prefetch"})
+            ->ArgsProduct({{1, 8}, {0, 1}})
+            ->Unit(benchmark::kMillisecond);
+    if (threads > 1) b->Threads(threads)->UseRealTime();
+  }
   for (int fi = 0; fi < kWeightFormatCount; ++fi) {
     const WeightFormat f = static_cast<WeightFormat>(fi);
     const std::string fname = GetFormatTraits(f).name;
@@ -197,6 +212,12 @@ bool RegisterAll() {
         const std::string suffix = "/" + fname + "/" + IsaName(isa) + "/" + ShapeName(s);
         benchmark::RegisterBenchmark(("BM_Gemv" + suffix).c_str(), BM_Gemv, f, isa, s)
             ->Unit(benchmark::kMicrosecond);
+        if (isa != Isa::kRef && !s.in_cache) {
+          benchmark::RegisterBenchmark(("BM_Gemv" + suffix).c_str(), BM_Gemv, f, isa, s)
+              ->Threads(2)
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
         benchmark::RegisterBenchmark(
             ("BM_Gemm" + suffix + "/n" + std::to_string(kGemmTokens)).c_str(), BM_Gemm, f, isa, s,
             kGemmTokens)
