@@ -2,8 +2,9 @@
 // thread, next to a plain memory-read benchmark: a gemv larger than L3 is memory-bound, so its
 // weight bytes/s should approach the read bandwidth. The memory read and the gemv of shapes
 // larger than L3 also run on 2 threads at once (names ending /real_time/threads:2; each thread
-// reads its own copies, bytes/s counts both), against the bandwidth of the whole machine rather
-// than of one core. Usage: kernels_bench --benchmark_filter=... (scripts/bench-kernels.sh).
+// reads its own copies; bytes/s counts both, and the time is wall time over both threads'
+// calls), against the bandwidth of the whole machine rather than of one core. Usage: kernels_bench
+// --benchmark_filter=... (scripts/bench-kernels.sh).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
