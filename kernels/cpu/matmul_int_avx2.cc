@@ -3,8 +3,9 @@
 // (matmul.h, "Activation rounding"; PrepareActs); per 32 columns a row's codes are unpacked to
 // 32 bytes in registers, multiplied with the block's int8 activations by vpmaddubsw (u8 x s8 ->
 // 16 pair sums in s16) and vpmaddwd (-> int32 lanes), and scaled once by d_w * d_x in f32. The
-// 4-, 3- and 2-bit formats go two chunks of 32 at a time; in a gemv the sums of 8 chunks are
-// folded per chunk with in-lane unpacks (SumPairs) and scaled by a single FMA.
+// 4-bit formats go two chunks of 32 at a time (PairCodes), the 3- and 2-bit ones four (QuadCodes);
+// the activations are stored in the order those unpack to (ActLayout). In a gemv the sums of 8
+// chunks are folded per chunk with in-lane unpacks or shuffles and scaled by a single FMA.
 //
 // vpmaddubsw multiplies unsigned by signed bytes and saturates its pair sums at 16 bits:
 // - 4/3/2-bit symmetric codes q are made unsigned as u = q + o with o = 8, 4, 2 (the fields'
@@ -76,23 +77,38 @@ int32_t HsumEpi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-// The lane of block k's scale within its group of 8 blocks: in order for the 8-bit formats; for
-// the paired ones (kPaired, below) the order in which SumPairs leaves the 8 blocks' dot
-// products, even blocks in lanes 0-3 and odd ones in 4-7.
+// How PrepareActs orders a vector's codes and per-block values, by the weights it meets:
+// kPlain (8-bit formats): in column order.
+// kPaired (4-bit): within each pair of blocks (2p, 2p + 1) the middle two 16-byte quarters are
+//   swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15 | 2p: 16-31 | 2p+1: 16-31],
+//   the order in which PairCodes unpacks a pair of weight chunks.
+// kQuad (3- and 2-bit): each group of 4 blocks (4g + i, i = 0..3) as 4 vectors of 32 codes,
+//   vector f holding columns 8f .. 8f + 7 of block 4g + i at bytes 8i .. 8i + 7, the order in
+//   which QuadCodes unpacks 4 weight chunks.
+// The per-block values (scale, code sum) of each group of 8 blocks sit in the lanes that the
+// gemv's fold leaves the 8 blocks' dot products in (ScaleSlot): in order for kPlain; [0 2 4 6 |
+// 1 3 5 7] for kPaired (SumPairs); [0 1 4 5 | 2 3 6 7] for kQuad (SumQuads).
+enum class ActLayout { kPlain, kPaired, kQuad };
+
+template <class B>
+constexpr ActLayout LayoutOf() {
+  return B::kBits == 8 ? ActLayout::kPlain : B::kBits == 4 ? ActLayout::kPaired : ActLayout::kQuad;
+}
+
+// The lane of each of 8 blocks' values, kPaired and kQuad (the inverse of the folds' orders).
 constexpr int kPairLane[8] = {0, 4, 1, 5, 2, 6, 3, 7};
-template <bool kPaired>
+constexpr int kQuadLane[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+template <ActLayout L>
 constexpr int64_t ScaleSlot(int64_t k) {
-  return kPaired ? (k & ~int64_t(7)) + kPairLane[k & 7] : k;
+  if constexpr (L == ActLayout::kPlain) return k;
+  const int* lane = L == ActLayout::kPaired ? kPairLane : kQuadLane;
+  return (k & ~int64_t(7)) + lane[k & 7];
 }
 
 // Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
-// operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
-//
-// kPaired (the layout of the 4-, 3- and 2-bit formats): within each pair of blocks (2p, 2p + 1) the
-// middle two 16-byte quarters are swapped, so that the pair's 64 codes read [2p: 0-15 | 2p+1: 0-15
-// | 2p: 16-31 | 2p+1: 16-31], the order in which PairCodes unpacks a pair of weight chunks; and
-// the per-block values of each group of 8 blocks sit in ScaleSlot order.
-template <bool kPaired>
+// operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even), in
+// layout L.
+template <ActLayout L>
 void PrepareActs(const float* x, int64_t cols, void* buf) {
   const int64_t nb = Blocks(cols), padded = PaddedBlocks(cols);
   uint8_t* b = static_cast<uint8_t*>(buf);
@@ -101,7 +117,7 @@ void PrepareActs(const float* x, int64_t cols, void* buf) {
   float* s8 = reinterpret_cast<float*>(b + padded * 36);
   float* ds = reinterpret_cast<float*>(b + padded * 40);
   for (int64_t k = nb; k < padded; ++k) {
-    const int64_t slot = ScaleSlot<kPaired>(k);
+    const int64_t slot = ScaleSlot<L>(k);
     d[slot] = s8[slot] = ds[slot] = 0.0f;
   }
   std::memset(q + nb * 32, 0, size_t(padded - nb) * 32);
@@ -124,16 +140,23 @@ void PrepareActs(const float* x, int64_t cols, void* buf) {
         _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
     const __m256i ordered =
         _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    if (kPaired) {
+    if constexpr (L == ActLayout::kPaired) {
       int8_t* pair = q + (k & ~int64_t(1)) * 32 + (k & 1) * 16;
       _mm_store_si128(reinterpret_cast<__m128i*>(pair), _mm256_castsi256_si128(ordered));
       _mm_store_si128(reinterpret_cast<__m128i*>(pair + 32), _mm256_extracti128_si256(ordered, 1));
+    } else if constexpr (L == ActLayout::kQuad) {
+      int8_t* quad = q + (k & ~int64_t(3)) * 32 + (k & 3) * 8;
+      const __m128i c0 = _mm256_castsi256_si128(ordered), c1 = _mm256_extracti128_si256(ordered, 1);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(quad), c0);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(quad + 32), _mm_unpackhi_epi64(c0, c0));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(quad + 64), c1);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(quad + 96), _mm_unpackhi_epi64(c1, c1));
     } else {
       _mm256_store_si256(reinterpret_cast<__m256i*>(q + k * 32), ordered);
     }
     const int32_t sum =
         HsumEpi32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
-    const int64_t slot = ScaleSlot<kPaired>(k);
+    const int64_t slot = ScaleSlot<L>(k);
     d[slot] = bd;
     s8[slot] = 8.0f * float(sum);  // exact: |sum| <= 32 * 127
     ds[slot] = bd * float(sum);
@@ -167,84 +190,118 @@ __m256i ChannelChunk(const uint8_t* codes, int64_t k, int64_t cols) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
 }
 
-// Chunks c and c + 1 (c even) of a 4-, 3- or 2-bit row as two vectors of unsigned codes (q + o
-// when symmetric, o = 2^(bits - 1)) in the paired layout of the activations: lo = [c: weights 0-15
-// | c + 1: 0-15], hi = [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the
-// same block (G >= 64) or the next one (G = 32), which a row's last block lacks when !second.
-// 4-bit: a chunk's 16 bytes hold weights 0-15 in the low nibbles, 16-31 in the high ones.
-// 2-bit: its 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so shifting the 8 bytes
-// by 0, 2 (lo) or 4, 6 (hi) bits gives 8 weights each. 3-bit: the same low 2 bits, then 4
-// bytes whose byte j % 4 holds weight j's high bit at bit j / 4.
+// Chunks c and c + 1 (c even) of a 4-bit row as two vectors of unsigned codes (q + 8 when
+// symmetric) in the paired layout of the activations: lo = [c: weights 0-15 | c + 1: 0-15], hi =
+// [c: 16-31 | c + 1: 16-31]. `blk` is chunk c's block; chunk c + 1 is in the same block (G >= 64)
+// or the next one (G = 32), which a row's last block lacks when !second. A chunk's 16 bytes hold
+// weights 0-15 in the low nibbles, 16-31 in the high ones.
 template <class B>
 void PairCodes(const uint8_t* blk, int c, bool second, __m256i* lo, __m256i* hi) {
-  constexpr int64_t kRun = 4 * B::kBits;  // code bytes per chunk
-  const uint8_t* p0 = blk + offsetof(B, qs) + kRun * c;
-  const uint8_t* p1 = B::kGroup == 32 ? p0 + sizeof(B) : p0 + kRun;
-  const bool has1 = B::kGroup != 32 || second;
-  if constexpr (B::kBits == 4) {
-    __m256i v;
-    if constexpr (B::kGroup == 32) {
-      const __m128i b1 =
-          has1 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)) : _mm_setzero_si128();
-      v = _mm256_inserti128_si256(
-          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))), b1, 1);
-    } else {
-      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0));
-    }
-    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
-    const __m256i nib = _mm256_set1_epi8(0x0f);
-    *lo = _mm256_and_si256(v, nib);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
-    return;
+  static_assert(B::kBits == 4);
+  const uint8_t* p0 = blk + offsetof(B, qs) + 16 * c;
+  __m256i v;
+  if constexpr (B::kGroup == 32) {
+    const __m128i b1 = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + sizeof(B)))
+                              : _mm_setzero_si128();
+    v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0))), b1, 1);
   } else {
-    // v: each chunk's 8 low-bit bytes in both halves of its 128-bit lane, so that shifting per
-    // 64-bit lane gives 8 weights each; hb (3-bit): its 4 high-bit bytes in every dword.
-    __m256i v, hb;
-    if constexpr (B::kBits == 2) {  // broadcast loads and a blend
-      int64_t w0, w1 = 0;
-      std::memcpy(&w0, p0, 8);
-      if (has1) std::memcpy(&w1, p1, 8);
-      v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_set1_epi64x(w1), 0xf0);
-    } else if (has1) {
-      // One 16-byte load per chunk that stays inside the pair's blocks (lane 0 from p0 - 2,
-      // the block's scale or minimum at worst; lane 1 ending at chunk c + 1's last byte), then
-      // a vpshufb for each of v and hb: fewer vector operations than four broadcasts.
-      const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 - 2));
-      const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 - 4));
-      const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(b0), b1, 1);
-      constexpr int64_t kL0 = 0x0908070605040302, kL1 = 0x0b0a090807060504;
-      constexpr int64_t kH0 = 0x0d0c0b0a0d0c0b0a, kH1 = 0x0f0e0d0c0f0e0d0c;
-      v = _mm256_shuffle_epi8(both, _mm256_setr_epi64x(kL0, kL0, kL1, kL1));
-      hb = _mm256_shuffle_epi8(both, _mm256_setr_epi64x(kH0, kH0, kH1, kH1));
-    } else {  // a row's unpaired last chunk: read only its own bytes
-      int64_t w0;
-      int32_t h0;
-      std::memcpy(&w0, p0, 8);
-      std::memcpy(&h0, p0 + 8, 4);
-      v = _mm256_blend_epi32(_mm256_set1_epi64x(w0), _mm256_setzero_si256(), 0xf0);
-      hb = _mm256_blend_epi32(_mm256_set1_epi32(h0), _mm256_setzero_si256(), 0xf0);
-    }
-    if constexpr (!B::kAsym && B::kBits == 2) {
-      v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0xaa)));  // each field's sign bit: q + 2
-    }
-    const __m256i two = _mm256_set1_epi8(0x03);
-    __m256i l = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 2, 0, 2)), two);
-    __m256i h = _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(4, 6, 4, 6)), two);
-    if constexpr (B::kBits == 3) {
-      // Weight j's high bit is bit 8 * (j % 4) + j / 4 of the chunk's 4 bytes read as a word:
-      // shifting dword i of a lane left by 7 - i (lo: weights 4i .. 4i + 3) or 3 - i (hi:
-      // 16 + 4i ..) brings each weight's bit to bit 7 of its own byte, which is all blendv
-      // reads. Symmetric fields are two's complement, so u = q + 4 has the high bit inverted.
-      const __m256i ml = _mm256_sllv_epi32(hb, _mm256_setr_epi32(7, 6, 5, 4, 7, 6, 5, 4));
-      const __m256i mh = _mm256_sllv_epi32(hb, _mm256_setr_epi32(3, 2, 1, 0, 3, 2, 1, 0));
-      const __m256i four = _mm256_set1_epi8(0x04);
-      const __m256i l4 = _mm256_or_si256(l, four), h4 = _mm256_or_si256(h, four);
-      l = B::kAsym ? _mm256_blendv_epi8(l, l4, ml) : _mm256_blendv_epi8(l4, l, ml);
-      h = B::kAsym ? _mm256_blendv_epi8(h, h4, mh) : _mm256_blendv_epi8(h4, h, mh);
-    }
-    *lo = l;
-    *hi = h;
+    v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0));
   }
+  if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0x88)));
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  *lo = _mm256_and_si256(v, nib);
+  *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+}
+
+// The codes of chunk c of a group of 8 chunks whose first block is `base` (3- and 2-bit: each
+// chunk's 4 * bits bytes are contiguous, one after another within a block).
+template <class B>
+const uint8_t* ChunkCodes(const uint8_t* base, int c) {
+  constexpr int kChunks = B::kGroup / 32;
+  return base + c / kChunks * int64_t(sizeof(B)) + offsetof(B, qs) + 4 * B::kBits * (c % kChunks);
+}
+
+__m256i Load2x128(const uint8_t* lo, const uint8_t* hi) {
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lo))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi)), 1);
+}
+
+// Chunks 4h .. 4h + 3 (h = 0, 1) of a 3- or 2-bit group of 8 whole chunks from `base`, as 4
+// vectors of unsigned codes (q + o when symmetric, o = 4, 2) in the quad layout of the
+// activations: u[f] holds weights 8f .. 8f + 7 of chunk 4h + i at bytes 8i .. 8i + 7.
+// 2-bit: a chunk's 8 bytes hold weight j at bit 2 * (j / 8) of byte j % 8, so with the 4 chunks'
+// bytes side by side in one vector each field is a shift and a mask. 3-bit: the same low 2 bits,
+// then 4 bytes whose byte j % 4 holds weight j's high bit at bit j / 4.
+// Loads may read up to 8 bytes before or after a chunk, never outside the group's blocks.
+template <class B>
+__attribute__((always_inline)) inline void QuadCodes(const uint8_t* base, int h, __m256i u[4]) {
+  static_assert(B::kBits == 2 || B::kBits == 3);
+  const int c = 4 * h;
+  const __m256i three = _mm256_set1_epi8(0x03);
+  __m256i v, hb;
+  if constexpr (B::kBits == 2) {
+    if constexpr (B::kGroup == 128) {  // the 4 chunks' 32 bytes in a row
+      v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ChunkCodes<B>(base, c)));
+    } else if constexpr (B::kGroup == 64) {  // 2 blocks of 2 chunks
+      v = Load2x128(ChunkCodes<B>(base, c), ChunkCodes<B>(base, c + 2));
+    } else {  // chunks c, c + 2 from their first byte, c + 1, c + 3 up to their last
+      const __m256i x = Load2x128(ChunkCodes<B>(base, c), ChunkCodes<B>(base, c + 2));
+      const __m256i y = Load2x128(ChunkCodes<B>(base, c + 1) - 8, ChunkCodes<B>(base, c + 3) - 8);
+      v = _mm256_blend_epi32(x, y, 0xcc);
+    }
+    if constexpr (!B::kAsym) v = _mm256_xor_si256(v, _mm256_set1_epi8(char(0xaa)));  // q + 2
+  } else {
+    // Each 16-byte load holds a chunk's 12 bytes: chunks c, c + 2 at bytes 0-11, c + 1, c + 3 at
+    // 4-15. One shuffle gathers the 4 low-bit runs, one the high-bit words, each twice: hb =
+    // [h(c) h(c) h(c+1) h(c+1) | h(c+2) h(c+2) h(c+3) h(c+3)] as dwords.
+    const __m256 x =
+        _mm256_castsi256_ps(Load2x128(ChunkCodes<B>(base, c), ChunkCodes<B>(base, c + 2)));
+    const __m256 y = _mm256_castsi256_ps(
+        Load2x128(ChunkCodes<B>(base, c + 1) - 4, ChunkCodes<B>(base, c + 3) - 4));
+    v = _mm256_castps_si256(_mm256_shuffle_ps(x, y, _MM_SHUFFLE(2, 1, 1, 0)));
+    hb = _mm256_castps_si256(_mm256_shuffle_ps(x, y, _MM_SHUFFLE(3, 3, 2, 2)));
+  }
+#pragma GCC unroll 4
+  for (int f = 0; f < 4; ++f) {
+    __m256i l = _mm256_and_si256(f == 0 ? v : _mm256_srli_epi16(v, 2 * f), three);
+    if constexpr (B::kBits == 3) {
+      // Weight 8f + b's high bit is bit 2f + b / 4 of byte b % 4 of its chunk's word: shifting
+      // the word's two copies left by 7 - 2f and 6 - 2f brings it to bit 7 of byte b of the
+      // qword, which is all blendv reads. Symmetric fields are two's complement, so u = q + 4
+      // has the high bit inverted.
+      const int s = 7 - 2 * f;
+      const __m256i m =
+          _mm256_sllv_epi32(hb, _mm256_setr_epi32(s, s - 1, s, s - 1, s, s - 1, s, s - 1));
+      const __m256i l4 = _mm256_or_si256(l, _mm256_set1_epi8(0x04));
+      l = B::kAsym ? _mm256_blendv_epi8(l, l4, m) : _mm256_blendv_epi8(l4, l, m);
+    }
+    u[f] = l;
+  }
+}
+
+// The quad's dot products with its 128 activation codes xq as 16 int16 partial sums, 4 per
+// chunk in the order of u's qwords (the offset of symmetric codes not yet removed). Each is at
+// most 4 * 2 * 7 * 127 = 7112.
+__attribute__((always_inline)) inline __m256i QuadDot(const __m256i u[4], const int8_t* xq) {
+  __m256i p[4];
+#pragma GCC unroll 4
+  for (int f = 0; f < 4; ++f)
+    p[f] = _mm256_maddubs_epi16(u[f],
+                                _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + 32 * f)));
+  return _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
+}
+
+// Two quads' dot products (QuadDot of chunks 0-3 and 4-7) summed per chunk, as int32 lanes
+// [0 1 4 5 | 2 3 6 7] (ScaleSlot's order for kQuad).
+__attribute__((always_inline)) inline __m256i SumQuads(__m256i s0, __m256i s1) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  // [0 0 1 1 | 2 2 3 3] and [4 4 5 5 | 6 6 7 7]: each chunk's two halves, then added.
+  const __m256 t0 = _mm256_castsi256_ps(_mm256_madd_epi16(s0, ones));
+  const __m256 t1 = _mm256_castsi256_ps(_mm256_madd_epi16(s1, ones));
+  return _mm256_add_epi32(_mm256_castps_si256(_mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0))),
+                          _mm256_castps_si256(_mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1))));
 }
 
 // The pair's dot products with the paired activations xq (64 codes) as 16 int16 partial sums,
@@ -290,7 +347,7 @@ __m256 ChunkHalves(const uint8_t* base, int64_t valid, int off) {
     if (!kFull && c >= valid) break;
     uint16_t v;
     std::memcpy(&v, base + c / kChunks * int64_t(sizeof(B)) + off, 2);
-    const int lane = int(ScaleSlot<(B::kBits < 8)>(c));
+    const int lane = int(ScaleSlot<LayoutOf<B>()>(c));
     h[lane / 4] |= uint64_t(v) << (16 * (lane % 4));
   }
   return _mm256_cvtph_ps(_mm_set_epi64x(int64_t(h[1]), int64_t(h[0])));
@@ -333,10 +390,22 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
       // k0 is a multiple of 8, and so of kChunks: chunk c's block is base + c / kChunks * S.
       const uint8_t* base = row + (k0 / 8) * (8 / kChunks * S);
       const int64_t valid = nb - k0;
-      const __m256 dw = ChunkHalves<B, kFull>(base, valid, offsetof(B, d));
+      // The 3- and 2-bit formats read a row's partial last group from a zero-padded copy of its
+      // blocks (zero scales, minimums and activations: the missing chunks add nothing), so they
+      // always read 8 whole chunks.
+      constexpr bool kQuad = LayoutOf<B>() == ActLayout::kQuad;
+      constexpr bool kWhole = kFull || kQuad;
+      alignas(32) uint8_t tail[kQuad && !kFull ? 8 / kChunks * S : 1];
+      if constexpr (kQuad && !kFull) {
+        std::memset(tail, 0, sizeof(tail));
+        const int64_t blocks = (cols + B::kGroup - 1) / B::kGroup - k0 / kChunks;
+        std::memcpy(tail, base, size_t(blocks * S));
+        base = tail;
+      }
+      const __m256 dw = ChunkHalves<B, kWhole>(base, valid, offsetof(B, d));
       __m256 m;  // what each unit of d_x * s_x adds: m, plus 128 d_w for 8-bit asym
       if constexpr (B::kAsym) {
-        m = ChunkHalves<B, kFull>(base, valid, offsetof(B, m));
+        m = ChunkHalves<B, kWhole>(base, valid, offsetof(B, m));
         if constexpr (B::kBits == 8) m = _mm256_fmadd_ps(_mm256_set1_ps(128.0f), dw, m);
       }
       __m256 dd[T];
@@ -350,7 +419,35 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
           corr[j] = _mm256_fnmadd_ps(ddj, _mm256_load_ps(a[j].s8 + k0), corr[j]);
         }
       }
-      if constexpr (B::kBits < 8) {
+      if constexpr (kQuad) {
+        // Two quads of 4 chunks. One token (gemv): their sums are folded per chunk (SumQuads)
+        // and scaled by one FMA. Several tokens: each quad is widened, converted and scaled on
+        // its own, per token.
+        if constexpr (kFull) PrefetchAhead<8 / kChunks * S>(base);
+        __m256i sums[2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          __m256i u[4];
+          QuadCodes<B>(base, h, u);
+          const int64_t x = 32 * k0 + 128 * h;
+          if constexpr (T == 1) {
+            sums[h] = QuadDot(u, a[0].q + x);
+          } else {
+            const int* l = kQuadLane + 4 * h;
+            const __m256i idx = _mm256_setr_epi32(l[0], l[0], l[1], l[1], l[2], l[2], l[3], l[3]);
+#pragma GCC unroll 8
+            for (int j = 0; j < T; ++j) {
+              const __m256i dot = _mm256_madd_epi16(QuadDot(u, a[j].q + x), _mm256_set1_epi16(1));
+              __m256& sum = h ? acc2[j] : acc[j];  // two FMA chains
+              sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(dd[j], idx),
+                                    sum);
+            }
+          }
+        }
+        if constexpr (T == 1) {
+          acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(SumQuads(sums[0], sums[1])), dd[0], acc[0]);
+        }
+      } else if constexpr (B::kBits == 4) {
         // One token (gemv): the 4 pairs' sums are folded per chunk (SumPairs) and scaled by
         // one FMA. Several tokens: holding 4 pairs' sums per token would not fit in the 16
         // registers, so each pair is widened, converted and scaled on its own.
@@ -437,7 +534,7 @@ uint8_t* ActScratch(int64_t n, int64_t cols) {
 template <class B>
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
   uint8_t* buf = ActScratch(1, cols);
-  PrepareActs<(B::kBits < 8)>(x, cols, buf);
+  PrepareActs<LayoutOf<B>()>(x, cols, buf);
   GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
 }
 
@@ -447,7 +544,7 @@ void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
           int64_t rows, int64_t cols) {
   uint8_t* buf = ActScratch(n, cols);
   const int64_t ab = ActBytes(cols);
-  for (int64_t t = 0; t < n; ++t) PrepareActs<(B::kBits < 8)>(x + t * cols, cols, buf + t * ab);
+  for (int64_t t = 0; t < n; ++t) PrepareActs<LayoutOf<B>()>(x + t * cols, cols, buf + t * ab);
   const uint8_t* p = static_cast<const uint8_t*>(w);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = p + r * row_bytes;
@@ -471,7 +568,7 @@ constexpr MatmulKernels IntAvx2() {
 
 template <class B>
 constexpr PreparedGemv IntAvx2Prepared() {
-  return {PreparedBytes, PrepareActs<(B::kBits < 8)>, GemvPrepared<B>};
+  return {PreparedBytes, PrepareActs<LayoutOf<B>()>, GemvPrepared<B>};
 }
 
 }  // namespace
