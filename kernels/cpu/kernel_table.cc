@@ -19,6 +19,11 @@ bool HasAvx512Vnni() {
   return has;
 }
 
+bool HasAvx512Vbmi() {
+  static const bool has = __builtin_cpu_supports("avx512vbmi");
+  return has;
+}
+
 bool HasAvx512Bf16() {
   static const bool has = __builtin_cpu_supports("avx512bf16");
   return has;
@@ -43,6 +48,8 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       if (Complete(kMatmulW8a8Avx512[i]))
         return HasAvx512Vnni() ? kMatmulW8a8Avx512[i] : kMatmulW8a8Avx2[i];
       if (Complete(kMatmulTf32Avx512[i])) return kMatmulTf32Avx512[i];
+      if (HasAvx512Vnni() && HasAvx512Vbmi() && Complete(kMatmulLowbitVbmi512[i]))
+        return kMatmulLowbitVbmi512[i];
       if (HasAvx512Vnni() && Complete(kMatmulIntVnni512[i])) return kMatmulIntVnni512[i];
       return Complete(kMatmulIntAvx512[i]) ? kMatmulIntAvx512[i] : kMatmulFloat8Avx512[i];
   }
@@ -66,6 +73,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   const MatmulKernels* k = &GetMatmulKernels(f, isa);
   const PreparedGemv* p = nullptr;
   if (k == &cpu::kMatmulIntVnni512[i]) p = &cpu::kPreparedIntVnni512[i];
+  if (k == &cpu::kMatmulLowbitVbmi512[i]) p = &cpu::kPreparedLowbitVbmi512[i];
   if (k == &cpu::kMatmulAvx2[i]) p = &cpu::kPreparedAvx2[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
   if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];

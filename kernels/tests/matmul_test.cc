@@ -612,11 +612,26 @@ TEST(MatmulDispatchTest, VnniKernelsServeQ8AndQ4) {
   }
 }
 
+// Where the CPU has AVX512-VBMI and -VNNI, the q3/q2 formats must get the vpermt2b kernels.
+TEST(MatmulDispatchTest, VbmiKernelsServeQ3AndQ2) {
+  if (!IsaSupported(Isa::kAvx512) || !cpu::HasAvx512Vnni() || !cpu::HasAvx512Vbmi())
+    GTEST_SKIP() << "no AVX512-VBMI and AVX512-VNNI on this CPU";
+  for (WeightFormat f : kIntFormats) {
+    const bool bits3or2 = int(f) >= int(WeightFormat::kQ3G32);
+    EXPECT_EQ(cpu::kMatmulLowbitVbmi512[int(f)].gemv != nullptr, bits3or2)
+        << GetFormatTraits(f).name;
+    if (bits3or2) {
+      EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulLowbitVbmi512[int(f)].gemv);
+      EXPECT_EQ(GetPreparedGemv(f, Isa::kAvx512), &cpu::kPreparedLowbitVbmi512[int(f)]);
+    }
+  }
+}
+
 // The prepared-activation gemv (matmul.h, PreparedGemv) against the plain gemv (bit for bit)
 // and the reference, over row counts and widths that cover whole 128-column steps, 64- and
 // 32-column tails and row tails; and null where the kernels have no prepared path. The AVX2
 // level has one for every integer format, nf4/fp4, w8a8 and bf16; the AVX-512 level for the q8 and
-// q4 formats on CPUs with AVX512-VNNI.
+// q4 formats on CPUs with AVX512-VNNI, and for q3/q2 where they also have AVX512-VBMI.
 void CheckPrepared(WeightFormat f, Isa isa) {
   const PreparedGemv* p = GetPreparedGemv(f, isa);
   ASSERT_NE(p, nullptr);
@@ -669,10 +684,10 @@ TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
   }
   if (IsaSupported(Isa::kAvx512) && cpu::HasAvx512Vnni()) {
     for (WeightFormat f : kIntFormats) {
-      const bool bits8or4 = int(f) <= int(WeightFormat::kQ4G128Asym);
+      const bool prepared = int(f) <= int(WeightFormat::kQ4G128Asym) || cpu::HasAvx512Vbmi();
       SCOPED_TRACE(std::string("avx512 ") + GetFormatTraits(f).name);
-      ASSERT_EQ(GetPreparedGemv(f, Isa::kAvx512) != nullptr, bits8or4);
-      if (bits8or4) CheckPrepared(f, Isa::kAvx512);
+      ASSERT_EQ(GetPreparedGemv(f, Isa::kAvx512) != nullptr, prepared);
+      if (prepared) CheckPrepared(f, Isa::kAvx512);
     }
     tested = true;
   }

@@ -1,0 +1,369 @@
+// AVX-512 matrix kernels for the 3- and 2-bit group formats (q3/q2 per group of 32, 64 or 128,
+// sym and asym), for CPUs with AVX512-VBMI and AVX512-VNNI (Ice Lake and later, Zen 4 and
+// later; cpu/kernel_table.cc). A row goes 8 chunks of 32 columns (a "group", at most 128
+// bytes of blocks) at a time:
+// - two loads bring the group's bytes into registers, and one vpermt2b picks each chunk's 8
+//   bytes of low code bits into qword c of a vector (3-bit: a second one picks each chunk's
+//   4 bytes of high bits, twice, and vpermt2w the 8 blocks' f16 scales, each twice);
+// - each of the 4 two-bit fields of those bytes (weights 8f .. 8f + 7 of every chunk) is one
+//   shift and one mask away from the unsigned codes (3-bit: the high bit is added by a masked
+//   add under a vptestmb of the high-bit bytes), and one vpdpbusd multiplies them with 64
+//   activation codes stored in the same order (Prepare), summing into 16 int32 lanes, 2 per
+//   chunk;
+// - per group one conversion and one FMA apply the 8 chunks' d_w * d_x.
+// The activations are rounded to int8 blocks of 32 as the reference does (matmul.h,
+// "Activation rounding"). Unsigned codes as in matmul_int_avx2.cc: symmetric q + o (o = 4, 2),
+// whose offset o * d_w * d_x * s_x (s_x: the block's activation code sum) is taken back in f32
+// once per row, and asymmetric codes with their minimum m adding m * d_x * s_x.
+// A row's partial last group is read from a zero-padded copy of its blocks.
+// Compiled with -mavx512f/bw/vl/dq/vnni/vbmi: everything stays in the anonymous namespace and
+// uses only intrinsics and plain loops, so no AVX-512 copy of a shared inline function can leak.
+
+// GCC 12 warns about the deliberately undefined registers inside its own intrinsics headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/cpu_kernels.h"
+#include "cpu/tile_loops.h"
+#include "ref/quant_int.h"
+
+namespace squeeze::cpu {
+namespace {
+
+// ---- Prepared activations ----
+// Per group of 8 blocks of 32 columns: 256 int8 codes, vector f (bytes 64f .. 64f + 63) holding
+// columns 8f .. 8f + 7 of block i at bytes 8i .. 8i + 7 (the order of a group's unpacked codes);
+// then, per group, 16 lanes each of d (absmax / 127), 4 * s and d * s / 2 (s: the block's code
+// sum), lanes 2i and 2i + 1 for block i (as vpdpbusd leaves its sums), so that each value
+// counts once over the two lanes. Blocks past the row's end are zero.
+struct Acts {
+  const int8_t* q;
+  const float* d;
+  const float* s4;
+  const float* ds;
+};
+
+constexpr int64_t Blocks(int64_t cols) {
+  return (cols + 31) / 32;
+}
+constexpr int64_t Groups(int64_t cols) {
+  return (Blocks(cols) + 7) / 8;
+}
+constexpr int64_t ActBytes(int64_t cols) {
+  return Groups(cols) * (256 + 3 * 64);
+}
+
+Acts ActView(const void* buf, int64_t cols) {
+  const uint8_t* b = static_cast<const uint8_t*>(buf);
+  const int64_t g = Groups(cols);
+  const float* d = reinterpret_cast<const float*>(b + g * 256);
+  return {reinterpret_cast<const int8_t*>(b), d, d + g * 16, d + g * 32};
+}
+
+__mmask16 Mask16(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
+// operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
+void Prepare(const float* x, int64_t cols, void* buf) {
+  const int64_t nb = Blocks(cols), ng = Groups(cols);
+  uint8_t* b = static_cast<uint8_t*>(buf);
+  int8_t* q = reinterpret_cast<int8_t*>(b);
+  float* d = reinterpret_cast<float*>(b + ng * 256);
+  float* s4 = d + ng * 16;
+  float* ds = d + ng * 32;
+  if (nb < ng * 8) {  // the last group's missing blocks: zero codes and values
+    const int64_t g = ng - 1, i0 = nb % 8;
+    for (int f = 0; f < 4; ++f) std::memset(q + g * 256 + 64 * f + 8 * i0, 0, size_t(8 * (8 - i0)));
+    for (int64_t l = 2 * i0; l < 16; ++l) d[g * 16 + l] = s4[g * 16 + l] = ds[g * 16 + l] = 0.0f;
+  }
+  for (int64_t k = 0; k < nb; ++k) {
+    const int64_t c = 32 * k;
+    const __m512 v0 = _mm512_maskz_loadu_ps(Mask16(cols - c), x + c);  // padding reads as 0
+    const __m512 v1 = _mm512_maskz_loadu_ps(Mask16(cols - c - 16), x + c + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float bd = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    const __m128i c0 = _mm512_cvtsepi32_epi8(q0), c1 = _mm512_cvtsepi32_epi8(q1);
+    int8_t* dst = q + (k / 8) * 256 + 8 * (k % 8);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), c0);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 64), _mm_unpackhi_epi64(c0, c0));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 128), c1);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 192), _mm_unpackhi_epi64(c1, c1));
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));  // |sum| <= 32 * 127
+    const int64_t l = (k / 8) * 16 + 2 * (k % 8);
+    d[l] = d[l + 1] = bd;
+    s4[l] = s4[l + 1] = 4.0f * float(sum);
+    ds[l] = ds[l + 1] = bd * float(sum) * 0.5f;
+  }
+}
+
+// ---- Weights ----
+// Byte offsets within a group of 8 chunks whose first block is at 0: chunk c's low-bit bytes
+// (3-bit: its high-bit bytes follow them) and its block's field at `off` (d, m).
+template <class B>
+struct Group {
+  static constexpr int kChunks = B::kGroup / 32;
+  static constexpr int kSpan = 8 / kChunks * int(sizeof(B));
+  static_assert(kSpan > 64 && kSpan <= 128, "a group must fit two 64-byte loads");
+  static constexpr int Codes(int c) {
+    return c / kChunks * int(sizeof(B)) + int(offsetof(B, qs)) + 4 * B::kBits * (c % kChunks);
+  }
+  static constexpr int Field(int c, int off) { return c / kChunks * int(sizeof(B)) + off; }
+};
+
+// vpermt2b / vpermt2w indices into a group's 128 bytes (as two vectors): the low-bit bytes,
+// the 3-bit high-bit bytes (each chunk's 4 twice) and the words of d and m (each chunk's twice,
+// in the low 256 bits).
+template <class B>
+struct Indices {
+  alignas(64) uint8_t low[64], high[64];
+  alignas(64) uint16_t d[32], m[32];
+};
+
+template <class B>
+constexpr Indices<B> MakeIndices() {
+  Indices<B> ix{};
+  for (int c = 0; c < 8; ++c) {
+    for (int j = 0; j < 8; ++j) {
+      ix.low[8 * c + j] = uint8_t(Group<B>::Codes(c) + j);
+      ix.high[8 * c + j] = uint8_t(Group<B>::Codes(c) + 8 + j % 4);
+    }
+    for (int h = 0; h < 2; ++h) {
+      ix.d[2 * c + h] = uint16_t(Group<B>::Field(c, int(offsetof(B, d))) / 2);
+      if constexpr (B::kAsym)
+        ix.m[2 * c + h] = uint16_t(Group<B>::Field(c, int(offsetof(B, m))) / 2);
+    }
+  }
+  return ix;
+}
+
+template <class B>
+constexpr Indices<B> kIndices = MakeIndices<B>();
+
+__m512i LoadIndex(const void* p) {
+  return _mm512_load_si512(p);
+}
+
+// The f16 words picked by `idx` from the group (lo, hi), as 16 f32 lanes.
+__attribute__((always_inline)) inline __m512 Halves(__m512i lo, __m512i idx, __m512i hi) {
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, idx, hi)));
+}
+
+// Tile of one weight row x T tokens: y[j * ldy] = W · x_j, with the prepared activations a[j].
+template <class B, int T>
+void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
+  using G = Group<B>;
+  constexpr int kBits = B::kBits;
+  const int64_t nb = Blocks(cols);
+  const int64_t blocks = (cols + B::kGroup - 1) / B::kGroup;
+  const __m512i idx_low = LoadIndex(kIndices<B>.low), idx_d = LoadIndex(kIndices<B>.d);
+  const __mmask64 hi_mask = G::kSpan == 128 ? ~__mmask64(0) : (__mmask64(1) << (G::kSpan - 64)) - 1;
+  const __m512i three = _mm512_set1_epi8(3);
+  __m512 acc[T], corr[T];
+#pragma GCC unroll 8
+  for (int j = 0; j < T; ++j) acc[j] = corr[j] = _mm512_setzero_ps();
+  for (int64_t k0 = 0, g = 0; k0 < nb; k0 += 8, ++g) {
+    const uint8_t* base = row + (k0 / G::kChunks) * int64_t(sizeof(B));
+    alignas(64) uint8_t tail[128];
+    if (nb - k0 < 8) {  // partial last group: zero scales and codes for the missing chunks
+      std::memset(tail, 0, sizeof(tail));
+      std::memcpy(tail, base, size_t((blocks - k0 / G::kChunks) * int64_t(sizeof(B))));
+      base = tail;
+    } else {
+      PrefetchAhead<G::kSpan>(base);
+    }
+    const __m512i lo = _mm512_loadu_si512(base);
+    const __m512i hi = _mm512_maskz_loadu_epi8(hi_mask, base + 64);
+    __m512i v = _mm512_permutex2var_epi8(lo, idx_low, hi);
+    if constexpr (kBits == 2 && !B::kAsym) v = _mm512_xor_si512(v, _mm512_set1_epi8(char(0xaa)));
+    __m512i hb;
+    if constexpr (kBits == 3) hb = _mm512_permutex2var_epi8(lo, LoadIndex(kIndices<B>.high), hi);
+    const __m512 dw = Halves(lo, idx_d, hi);
+    __m512 m;
+    if constexpr (B::kAsym) m = Halves(lo, LoadIndex(kIndices<B>.m), hi);
+    __m512i dot[T];
+#pragma GCC unroll 4
+    for (int f = 0; f < 4; ++f) {
+      __m512i u = _mm512_and_si512(f == 0 ? v : _mm512_srli_epi16(v, 2 * f), three);
+      if constexpr (kBits == 3) {
+        // Weight 8f + b's high bit is bit 2f + b / 4 of byte b % 4 of its chunk's 4 bytes, i.e.
+        // of byte b of the chunk's qword in hb. Symmetric fields are two's complement, so
+        // u = q + 4 has it inverted.
+        const __m512i bit = _mm512_set1_epi64(int64_t(0x0101010100000000ull << (2 * f + 1)) |
+                                              int64_t(0x01010101ull << (2 * f)));
+        const __mmask64 set =
+            B::kAsym ? _mm512_test_epi8_mask(hb, bit) : _mm512_testn_epi8_mask(hb, bit);
+        u = _mm512_mask_add_epi8(u, set, u, _mm512_set1_epi8(4));
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < T; ++j) {
+        const __m512i x = _mm512_load_si512(a[j].q + 256 * g + 64 * f);
+        dot[j] = _mm512_dpbusd_epi32(f == 0 ? _mm512_setzero_si512() : dot[j], u, x);
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) {
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_load_ps(a[j].d + 16 * g));
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), dd, acc[j]);
+      if constexpr (B::kAsym) {
+        corr[j] = _mm512_fmadd_ps(m, _mm512_load_ps(a[j].ds + 16 * g), corr[j]);
+      } else {  // minus 8 * d_w * d_x * s_x over the block's two lanes, scaled to o below
+        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(a[j].s4 + 16 * g), corr[j]);
+      }
+    }
+  }
+  // Symmetric codes carry o * s_x (o / 8 is a power of two: exact).
+  constexpr float kCorr = B::kAsym ? 1.0f : float(1 << (kBits - 1)) / 8.0f;
+#pragma GCC unroll 8
+  for (int j = 0; j < T; ++j) {
+    const __m512 c = kCorr == 1.0f ? corr[j] : _mm512_mul_ps(corr[j], _mm512_set1_ps(kCorr));
+    y[j * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], c));
+  }
+}
+
+constexpr int kGemmTokens = 4;
+
+int64_t PreparedBytes(int64_t cols) {
+  return ActBytes(cols);
+}
+
+uint8_t* ActScratch(int64_t n, int64_t cols) {
+  void* p = ThreadScratch(size_t(n * ActBytes(cols)));
+  if (p == nullptr) std::abort();
+  return static_cast<uint8_t*>(p);
+}
+
+template <class B>
+void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
+                  int64_t cols) {
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  const Acts a = ActView(prepared, cols);
+  for (int64_t r = 0; r < rows; ++r) Tile<B, 1>(p + r * row_bytes, &a, y + r, 0, cols);
+}
+
+template <class B>
+void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(1, cols);
+  Prepare(x, cols, buf);
+  GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
+}
+
+// Rows outermost: a row stays in cache while every group of tokens passes over it.
+template <class B>
+void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
+          int64_t rows, int64_t cols) {
+  uint8_t* buf = ActScratch(n, cols);
+  const int64_t ab = ActBytes(cols);
+  for (int64_t t = 0; t < n; ++t) Prepare(x + t * cols, cols, buf + t * ab);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = p + r * row_bytes;
+    int64_t t = 0;
+    for (; t + kGemmTokens <= n; t += kGemmTokens) {
+      Acts a[kGemmTokens];
+      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView(buf + (t + j) * ab, cols);
+      Tile<B, kGemmTokens>(row, a, y + t * ldy + r, ldy, cols);
+    }
+    for (; t < n; ++t) {
+      const Acts a = ActView(buf + t * ab, cols);
+      Tile<B, 1>(row, &a, y + t * ldy + r, 0, cols);
+    }
+  }
+}
+
+template <class B>
+constexpr MatmulKernels Lowbit() {
+  return {Gemv<B>, Gemm<B>};
+}
+
+template <class B>
+constexpr PreparedGemv LowbitPrepared() {
+  return {PreparedBytes, Prepare, GemvPrepared<B>};
+}
+
+}  // namespace
+
+// Indexed by WeightFormat: the q3 and q2 rows (20-31); null elsewhere.
+const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount] = {
+    /* kF32 .. kFp8E5M2 (0-19) */ {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ Lowbit<block_q3_g32>(),
+    /* kQ3G64       */ Lowbit<block_q3_g64>(),
+    /* kQ3G128      */ Lowbit<block_q3_g128>(),
+    /* kQ3G32Asym   */ Lowbit<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ Lowbit<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ Lowbit<block_q3_g128_asym>(),
+    /* kQ2G32       */ Lowbit<block_q2_g32>(),
+    /* kQ2G64       */ Lowbit<block_q2_g64>(),
+    /* kQ2G128      */ Lowbit<block_q2_g128>(),
+    /* kQ2G32Asym   */ Lowbit<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ Lowbit<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ Lowbit<block_q2_g128_asym>(),
+};
+
+// The prepared gemv of the same rows.
+const PreparedGemv kPreparedLowbitVbmi512[kWeightFormatCount] = {
+    /* kF32 .. kFp8E5M2 (0-19) */ {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    {},
+    /* kQ3G32       */ LowbitPrepared<block_q3_g32>(),
+    /* kQ3G64       */ LowbitPrepared<block_q3_g64>(),
+    /* kQ3G128      */ LowbitPrepared<block_q3_g128>(),
+    /* kQ3G32Asym   */ LowbitPrepared<block_q3_g32_asym>(),
+    /* kQ3G64Asym   */ LowbitPrepared<block_q3_g64_asym>(),
+    /* kQ3G128Asym  */ LowbitPrepared<block_q3_g128_asym>(),
+    /* kQ2G32       */ LowbitPrepared<block_q2_g32>(),
+    /* kQ2G64       */ LowbitPrepared<block_q2_g64>(),
+    /* kQ2G128      */ LowbitPrepared<block_q2_g128>(),
+    /* kQ2G32Asym   */ LowbitPrepared<block_q2_g32_asym>(),
+    /* kQ2G64Asym   */ LowbitPrepared<block_q2_g64_asym>(),
+    /* kQ2G128Asym  */ LowbitPrepared<block_q2_g128_asym>(),
+};
+
+}  // namespace squeeze::cpu
