@@ -32,8 +32,9 @@ extern const MatmulKernels kMatmulTf32Avx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntVnni512[kWeightFormatCount];
 // Their prepared-activation gemv (matmul.h, PreparedGemv), same rows.
 extern const PreparedGemv kPreparedIntVnni512[kWeightFormatCount];
-// Kernels of the q3/q2 group formats with vpermt2b and vpdpbusd (matmul_lowbit_vbmi512.cc); at
-// the AVX-512 level they replace kMatmulIntAvx512's rows on CPUs with AVX512-VBMI and -VNNI.
+// Kernels of the q4/q3/q2 group formats with vpermt2b and vpdpbusd (matmul_lowbit_vbmi512.cc):
+// at the AVX-512 level they replace the q4 rows of kMatmulIntVnni512 and the q3/q2 rows of
+// kMatmulIntAvx512 on CPUs with AVX512-VBMI and -VNNI.
 extern const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount];
 extern const PreparedGemv kPreparedLowbitVbmi512[kWeightFormatCount];
 // The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw), of
@@ -51,7 +52,7 @@ bool HasAvx512Bf16();
 
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();
-// Whether the CPU has AVX512-VBMI (vpermt2b), which the AVX-512 q3/q2 kernels use.
+// Whether the CPU has AVX512-VBMI (vpermt2b), which the AVX-512 q4/q3/q2 kernels use.
 bool HasAvx512Vbmi();
 
 // N:M sparse formats (matmul_sparse_avx2.cc); served at the AVX-512 level too.

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/tile_loops.h"
@@ -38,32 +39,38 @@ namespace squeeze::cpu {
 namespace {
 
 // ---- Prepared activations ----
-// Per group of 8 blocks of 32 columns: 256 int8 codes, vector f (bytes 64f .. 64f + 63) holding
-// columns 8f .. 8f + 7 of block i at bytes 8i .. 8i + 7 (the order of a group's unpacked codes);
-// then, per group, 16 lanes each of d (absmax / 127), 4 * s and d * s / 2 (s: the block's code
-// sum), lanes 2i and 2i + 1 for block i (as vpdpbusd leaves its sums), so that each value
-// counts once over the two lanes. Blocks past the row's end are zero.
+// A group is U chunks of 32 columns, the unit the kernels unpack at once: U = 8 for the 3- and
+// 2-bit formats (each chunk's 8 bytes of low bits hold 4 two-bit fields), U = 4 for the 4-bit
+// ones (each chunk's 16 bytes hold 2 nibbles). Per group: 32U int8 codes as 32 / P vectors of
+// 64 (P = 64 / U), vector f holding columns P f .. P f + P - 1 of chunk i at bytes P i ..
+// P i + P - 1 (the order of a group's unpacked codes); then 16 lanes each of d (absmax / 127),
+// 8 s / L and d s / L (s: the chunk's code sum), lanes L i .. L i + L - 1 for chunk i (L = 16 / U,
+// as vpdpbusd leaves its sums), so that each value counts once over the chunk's lanes. Chunks
+// past the row's end are zero.
 struct Acts {
   const int8_t* q;
   const float* d;
-  const float* s4;
+  const float* s;
   const float* ds;
 };
 
 constexpr int64_t Blocks(int64_t cols) {
   return (cols + 31) / 32;
 }
+template <int U>
 constexpr int64_t Groups(int64_t cols) {
-  return (Blocks(cols) + 7) / 8;
+  return (Blocks(cols) + U - 1) / U;
 }
+template <int U>
 constexpr int64_t ActBytes(int64_t cols) {
-  return Groups(cols) * (256 + 3 * 64);
+  return Groups<U>(cols) * (32 * U + 3 * 64);
 }
 
+template <int U>
 Acts ActView(const void* buf, int64_t cols) {
   const uint8_t* b = static_cast<const uint8_t*>(buf);
-  const int64_t g = Groups(cols);
-  const float* d = reinterpret_cast<const float*>(b + g * 256);
+  const int64_t g = Groups<U>(cols);
+  const float* d = reinterpret_cast<const float*>(b + g * 32 * U);
   return {reinterpret_cast<const int8_t*>(b), d, d + g * 16, d + g * 32};
 }
 
@@ -71,19 +78,23 @@ __mmask16 Mask16(int64_t n) {
   return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// Rounds x into buf (ActBytes(cols) bytes, 64-byte aligned) with the reference's f32
+// Rounds x into buf (ActBytes<U>(cols) bytes, 64-byte aligned) with the reference's f32
 // operations: d = absmax / 127, q = nearbyint(x * (127 / absmax)) (cvtps rounds to even).
+template <int U>
 void Prepare(const float* x, int64_t cols, void* buf) {
-  const int64_t nb = Blocks(cols), ng = Groups(cols);
+  static_assert(U == 4 || U == 8);
+  constexpr int P = 64 / U, L = 16 / U;
+  const int64_t nb = Blocks(cols), ng = Groups<U>(cols);
   uint8_t* b = static_cast<uint8_t*>(buf);
   int8_t* q = reinterpret_cast<int8_t*>(b);
-  float* d = reinterpret_cast<float*>(b + ng * 256);
-  float* s4 = d + ng * 16;
+  float* d = reinterpret_cast<float*>(b + ng * 32 * U);
+  float* s = d + ng * 16;
   float* ds = d + ng * 32;
-  if (nb < ng * 8) {  // the last group's missing blocks: zero codes and values
-    const int64_t g = ng - 1, i0 = nb % 8;
-    for (int f = 0; f < 4; ++f) std::memset(q + g * 256 + 64 * f + 8 * i0, 0, size_t(8 * (8 - i0)));
-    for (int64_t l = 2 * i0; l < 16; ++l) d[g * 16 + l] = s4[g * 16 + l] = ds[g * 16 + l] = 0.0f;
+  if (nb < ng * U) {  // the last group's missing chunks: zero codes and values
+    const int64_t g = ng - 1, i0 = nb % U;
+    for (int f = 0; f < 32 / P; ++f)
+      std::memset(q + g * 32 * U + 64 * f + P * i0, 0, size_t(P * (U - i0)));
+    for (int64_t l = L * i0; l < 16; ++l) d[g * 16 + l] = s[g * 16 + l] = ds[g * 16 + l] = 0.0f;
   }
   for (int64_t k = 0; k < nb; ++k) {
     const int64_t c = 32 * k;
@@ -95,26 +106,35 @@ void Prepare(const float* x, int64_t cols, void* buf) {
     const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
     const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
     const __m128i c0 = _mm512_cvtsepi32_epi8(q0), c1 = _mm512_cvtsepi32_epi8(q1);
-    int8_t* dst = q + (k / 8) * 256 + 8 * (k % 8);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), c0);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 64), _mm_unpackhi_epi64(c0, c0));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 128), c1);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 192), _mm_unpackhi_epi64(c1, c1));
+    int8_t* dst = q + (k / U) * 32 * U + P * (k % U);
+    if constexpr (U == 8) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), c0);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 64), _mm_unpackhi_epi64(c0, c0));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 128), c1);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 192), _mm_unpackhi_epi64(c1, c1));
+    } else {
+      _mm_store_si128(reinterpret_cast<__m128i*>(dst), c0);
+      _mm_store_si128(reinterpret_cast<__m128i*>(dst + 64), c1);
+    }
     const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));  // |sum| <= 32 * 127
-    const int64_t l = (k / 8) * 16 + 2 * (k % 8);
-    d[l] = d[l + 1] = bd;
-    s4[l] = s4[l + 1] = 4.0f * float(sum);
-    ds[l] = ds[l + 1] = bd * float(sum) * 0.5f;
+    const int64_t l0 = (k / U) * 16 + L * (k % U);
+    for (int64_t l = l0; l < l0 + L; ++l) {
+      d[l] = bd;
+      s[l] = 8.0f / L * float(sum);  // exact: a power of two times an integer below 2^13
+      ds[l] = bd * float(sum) / L;
+    }
   }
 }
 
 // ---- Weights ----
-// Byte offsets within a group of 8 chunks whose first block is at 0: chunk c's low-bit bytes
-// (3-bit: its high-bit bytes follow them) and its block's field at `off` (d, m).
+// A group of U chunks whose first block is at 0 (U: 8 for 3- and 2-bit formats, 4 for 4-bit; at
+// most 128 bytes): chunk c's code bytes (the 4 * bits bytes of its 32 weights; 3-bit: the low
+// bits' 8, then the high bits' 4) and its block's field at `off` (d, m).
 template <class B>
 struct Group {
+  static constexpr int U = B::kBits == 4 ? 4 : 8;
   static constexpr int kChunks = B::kGroup / 32;
-  static constexpr int kSpan = 8 / kChunks * int(sizeof(B));
+  static constexpr int kSpan = U / kChunks * int(sizeof(B));
   static_assert(kSpan > 64 && kSpan <= 128, "a group must fit two 64-byte loads");
   static constexpr int Codes(int c) {
     return c / kChunks * int(sizeof(B)) + int(offsetof(B, qs)) + 4 * B::kBits * (c % kChunks);
@@ -122,9 +142,10 @@ struct Group {
   static constexpr int Field(int c, int off) { return c / kChunks * int(sizeof(B)) + off; }
 };
 
-// vpermt2b / vpermt2w indices into a group's 128 bytes (as two vectors): the low-bit bytes,
-// the 3-bit high-bit bytes (each chunk's 4 twice) and the words of d and m (each chunk's twice,
-// in the low 256 bits).
+// vpermt2b / vpermt2w indices into a group's 128 bytes (as two vectors): the code bytes (3- and
+// 2-bit: each chunk's 8 low-bit bytes; 4-bit: its 16 bytes), the 3-bit high-bit bytes (each
+// chunk's 4 twice) and the words of d and m (each chunk's L = 16 / U times, in the low 256
+// bits).
 template <class B>
 struct Indices {
   alignas(64) uint8_t low[64], high[64];
@@ -133,16 +154,17 @@ struct Indices {
 
 template <class B>
 constexpr Indices<B> MakeIndices() {
+  using G = Group<B>;
+  constexpr int P = 64 / G::U, L = 16 / G::U;
   Indices<B> ix{};
-  for (int c = 0; c < 8; ++c) {
-    for (int j = 0; j < 8; ++j) {
-      ix.low[8 * c + j] = uint8_t(Group<B>::Codes(c) + j);
-      ix.high[8 * c + j] = uint8_t(Group<B>::Codes(c) + 8 + j % 4);
+  for (int c = 0; c < G::U; ++c) {
+    for (int j = 0; j < P; ++j) {
+      ix.low[P * c + j] = uint8_t(G::Codes(c) + j);
+      if constexpr (B::kBits == 3) ix.high[P * c + j] = uint8_t(G::Codes(c) + 8 + j % 4);
     }
-    for (int h = 0; h < 2; ++h) {
-      ix.d[2 * c + h] = uint16_t(Group<B>::Field(c, int(offsetof(B, d))) / 2);
-      if constexpr (B::kAsym)
-        ix.m[2 * c + h] = uint16_t(Group<B>::Field(c, int(offsetof(B, m))) / 2);
+    for (int h = 0; h < L; ++h) {
+      ix.d[L * c + h] = uint16_t(G::Field(c, int(offsetof(B, d))) / 2);
+      if constexpr (B::kAsym) ix.m[L * c + h] = uint16_t(G::Field(c, int(offsetof(B, m))) / 2);
     }
   }
   return ix;
@@ -160,23 +182,46 @@ __attribute__((always_inline)) inline __m512 Halves(__m512i lo, __m512i idx, __m
   return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(lo, idx, hi)));
 }
 
+// Field f of a group's unsigned codes, in the order of the prepared activations' vector f.
+// 3- and 2-bit: v holds the 8 low-bit bytes of each chunk, weight 8f + b's two low bits at bit
+// 2f of byte b; the 3-bit high bit of weight 8f + b is bit 2f + b / 4 of byte b % 4 of the
+// chunk's 4 high-bit bytes, i.e. of byte b of the chunk's qword in hb (added by a masked add;
+// symmetric fields are two's complement, so u = q + 4 has it inverted). 4-bit: v holds each
+// chunk's 16 bytes, weight b in the low nibble of byte b, b + 16 in the high one.
+template <class B, int f>
+__attribute__((always_inline)) inline __m512i Field(__m512i v, __m512i hb) {
+  if constexpr (B::kBits == 4) {
+    const __m512i nib = _mm512_set1_epi8(0x0f);
+    return _mm512_and_si512(f == 0 ? v : _mm512_srli_epi16(v, 4), nib);
+  } else {
+    __m512i u = _mm512_and_si512(f == 0 ? v : _mm512_srli_epi16(v, 2 * f), _mm512_set1_epi8(3));
+    if constexpr (B::kBits == 3) {
+      const __m512i bit = _mm512_set1_epi64(int64_t(0x0101010100000000ull << (2 * f + 1)) |
+                                            int64_t(0x01010101ull << (2 * f)));
+      const __mmask64 set =
+          B::kAsym ? _mm512_test_epi8_mask(hb, bit) : _mm512_testn_epi8_mask(hb, bit);
+      u = _mm512_mask_add_epi8(u, set, u, _mm512_set1_epi8(4));
+    }
+    return u;
+  }
+}
+
 // Tile of one weight row x T tokens: y[j * ldy] = W · x_j, with the prepared activations a[j].
 template <class B, int T>
 void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
   using G = Group<B>;
-  constexpr int kBits = B::kBits;
+  constexpr int U = G::U, kBits = B::kBits;
   const int64_t nb = Blocks(cols);
   const int64_t blocks = (cols + B::kGroup - 1) / B::kGroup;
   const __m512i idx_low = LoadIndex(kIndices<B>.low), idx_d = LoadIndex(kIndices<B>.d);
   const __mmask64 hi_mask = G::kSpan == 128 ? ~__mmask64(0) : (__mmask64(1) << (G::kSpan - 64)) - 1;
-  const __m512i three = _mm512_set1_epi8(3);
   __m512 acc[T], corr[T];
 #pragma GCC unroll 8
   for (int j = 0; j < T; ++j) acc[j] = corr[j] = _mm512_setzero_ps();
-  for (int64_t k0 = 0, g = 0; k0 < nb; k0 += 8, ++g) {
+  for (int64_t k0 = 0, g = 0; k0 < nb; k0 += U, ++g) {
     const uint8_t* base = row + (k0 / G::kChunks) * int64_t(sizeof(B));
     alignas(64) uint8_t tail[128];
-    if (nb - k0 < 8) {  // partial last group: zero scales and codes for the missing chunks
+    if (nb - k0 < U) {  // partial last group: zero scales and codes for the missing chunks
       std::memset(tail, 0, sizeof(tail));
       std::memcpy(tail, base, size_t((blocks - k0 / G::kChunks) * int64_t(sizeof(B))));
       base = tail;
@@ -186,31 +231,28 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     const __m512i lo = _mm512_loadu_si512(base);
     const __m512i hi = _mm512_maskz_loadu_epi8(hi_mask, base + 64);
     __m512i v = _mm512_permutex2var_epi8(lo, idx_low, hi);
-    if constexpr (kBits == 2 && !B::kAsym) v = _mm512_xor_si512(v, _mm512_set1_epi8(char(0xaa)));
-    __m512i hb;
+    if constexpr (!B::kAsym && kBits != 3)  // q + 8 (4-bit), q + 2 (2-bit): sign bits inverted
+      v = _mm512_xor_si512(v, _mm512_set1_epi8(char(kBits == 4 ? 0x88 : 0xaa)));
+    __m512i hb = v;
     if constexpr (kBits == 3) hb = _mm512_permutex2var_epi8(lo, LoadIndex(kIndices<B>.high), hi);
     const __m512 dw = Halves(lo, idx_d, hi);
     __m512 m;
     if constexpr (B::kAsym) m = Halves(lo, LoadIndex(kIndices<B>.m), hi);
     __m512i dot[T];
-#pragma GCC unroll 4
-    for (int f = 0; f < 4; ++f) {
-      __m512i u = _mm512_and_si512(f == 0 ? v : _mm512_srli_epi16(v, 2 * f), three);
-      if constexpr (kBits == 3) {
-        // Weight 8f + b's high bit is bit 2f + b / 4 of byte b % 4 of its chunk's 4 bytes, i.e.
-        // of byte b of the chunk's qword in hb. Symmetric fields are two's complement, so
-        // u = q + 4 has it inverted.
-        const __m512i bit = _mm512_set1_epi64(int64_t(0x0101010100000000ull << (2 * f + 1)) |
-                                              int64_t(0x01010101ull << (2 * f)));
-        const __mmask64 set =
-            B::kAsym ? _mm512_test_epi8_mask(hb, bit) : _mm512_testn_epi8_mask(hb, bit);
-        u = _mm512_mask_add_epi8(u, set, u, _mm512_set1_epi8(4));
-      }
+    auto field = [&](auto fc) __attribute__((always_inline)) {
+      constexpr int f = decltype(fc)::value;
+      const __m512i u = Field<B, f>(v, hb);
 #pragma GCC unroll 8
       for (int j = 0; j < T; ++j) {
-        const __m512i x = _mm512_load_si512(a[j].q + 256 * g + 64 * f);
+        const __m512i x = _mm512_load_si512(a[j].q + 32 * U * g + 64 * f);
         dot[j] = _mm512_dpbusd_epi32(f == 0 ? _mm512_setzero_si512() : dot[j], u, x);
       }
+    };
+    field(std::integral_constant<int, 0>());
+    field(std::integral_constant<int, 1>());
+    if constexpr (kBits != 4) {
+      field(std::integral_constant<int, 2>());
+      field(std::integral_constant<int, 3>());
     }
 #pragma GCC unroll 8
     for (int j = 0; j < T; ++j) {
@@ -218,8 +260,8 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), dd, acc[j]);
       if constexpr (B::kAsym) {
         corr[j] = _mm512_fmadd_ps(m, _mm512_load_ps(a[j].ds + 16 * g), corr[j]);
-      } else {  // minus 8 * d_w * d_x * s_x over the block's two lanes, scaled to o below
-        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(a[j].s4 + 16 * g), corr[j]);
+      } else {  // minus 8 * d_w * d_x * s_x over the chunk's lanes, scaled to o below
+        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(a[j].s + 16 * g), corr[j]);
       }
     }
   }
@@ -234,12 +276,14 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
 
 constexpr int kGemmTokens = 4;
 
+template <int U>
 int64_t PreparedBytes(int64_t cols) {
-  return ActBytes(cols);
+  return ActBytes<U>(cols);
 }
 
+template <int U>
 uint8_t* ActScratch(int64_t n, int64_t cols) {
-  void* p = ThreadScratch(size_t(n * ActBytes(cols)));
+  void* p = ThreadScratch(size_t(n * ActBytes<U>(cols)));
   if (p == nullptr) std::abort();
   return static_cast<uint8_t*>(p);
 }
@@ -248,14 +292,15 @@ template <class B>
 void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
                   int64_t cols) {
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  const Acts a = ActView(prepared, cols);
+  const Acts a = ActView<Group<B>::U>(prepared, cols);
   for (int64_t r = 0; r < rows; ++r) Tile<B, 1>(p + r * row_bytes, &a, y + r, 0, cols);
 }
 
 template <class B>
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
-  uint8_t* buf = ActScratch(1, cols);
-  Prepare(x, cols, buf);
+  constexpr int U = Group<B>::U;
+  uint8_t* buf = ActScratch<U>(1, cols);
+  Prepare<U>(x, cols, buf);
   GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
 }
 
@@ -263,20 +308,21 @@ void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t ro
 template <class B>
 void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
           int64_t rows, int64_t cols) {
-  uint8_t* buf = ActScratch(n, cols);
-  const int64_t ab = ActBytes(cols);
-  for (int64_t t = 0; t < n; ++t) Prepare(x + t * cols, cols, buf + t * ab);
+  constexpr int U = Group<B>::U;
+  uint8_t* buf = ActScratch<U>(n, cols);
+  const int64_t ab = ActBytes<U>(cols);
+  for (int64_t t = 0; t < n; ++t) Prepare<U>(x + t * cols, cols, buf + t * ab);
   const uint8_t* p = static_cast<const uint8_t*>(w);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = p + r * row_bytes;
     int64_t t = 0;
     for (; t + kGemmTokens <= n; t += kGemmTokens) {
       Acts a[kGemmTokens];
-      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView(buf + (t + j) * ab, cols);
+      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView<U>(buf + (t + j) * ab, cols);
       Tile<B, kGemmTokens>(row, a, y + t * ldy + r, ldy, cols);
     }
     for (; t < n; ++t) {
-      const Acts a = ActView(buf + t * ab, cols);
+      const Acts a = ActView<U>(buf + t * ab, cols);
       Tile<B, 1>(row, &a, y + t * ldy + r, 0, cols);
     }
   }
@@ -289,14 +335,15 @@ constexpr MatmulKernels Lowbit() {
 
 template <class B>
 constexpr PreparedGemv LowbitPrepared() {
-  return {PreparedBytes, Prepare, GemvPrepared<B>};
+  constexpr int U = Group<B>::U;
+  return {PreparedBytes<U>, Prepare<U>, GemvPrepared<B>};
 }
 
 }  // namespace
 
-// Indexed by WeightFormat: the q3 and q2 rows (20-31); null elsewhere.
+// Indexed by WeightFormat: the q4, q3 and q2 rows (10-15, 20-31); null elsewhere.
 const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount] = {
-    /* kF32 .. kFp8E5M2 (0-19) */ {},
+    /* kF32 .. kQ8G128Asym (0-9) */ {},
     {},
     {},
     {},
@@ -306,13 +353,13 @@ const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount] = {
     {},
     {},
     {},
-    {},
-    {},
-    {},
-    {},
-    {},
-    {},
-    {},
+    /* kQ4G32       */ Lowbit<block_q4_g32>(),
+    /* kQ4G64       */ Lowbit<block_q4_g64>(),
+    /* kQ4G128      */ Lowbit<block_q4_g128>(),
+    /* kQ4G32Asym   */ Lowbit<block_q4_g32_asym>(),
+    /* kQ4G64Asym   */ Lowbit<block_q4_g64_asym>(),
+    /* kQ4G128Asym  */ Lowbit<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 (16-19) */ {},
     {},
     {},
     {},
@@ -332,7 +379,7 @@ const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount] = {
 
 // The prepared gemv of the same rows.
 const PreparedGemv kPreparedLowbitVbmi512[kWeightFormatCount] = {
-    /* kF32 .. kFp8E5M2 (0-19) */ {},
+    /* kF32 .. kQ8G128Asym (0-9) */ {},
     {},
     {},
     {},
@@ -342,13 +389,13 @@ const PreparedGemv kPreparedLowbitVbmi512[kWeightFormatCount] = {
     {},
     {},
     {},
-    {},
-    {},
-    {},
-    {},
-    {},
-    {},
-    {},
+    /* kQ4G32       */ LowbitPrepared<block_q4_g32>(),
+    /* kQ4G64       */ LowbitPrepared<block_q4_g64>(),
+    /* kQ4G128      */ LowbitPrepared<block_q4_g128>(),
+    /* kQ4G32Asym   */ LowbitPrepared<block_q4_g32_asym>(),
+    /* kQ4G64Asym   */ LowbitPrepared<block_q4_g64_asym>(),
+    /* kQ4G128Asym  */ LowbitPrepared<block_q4_g128_asym>(),
+    /* kNf4 .. kFp8E5M2 (16-19) */ {},
     {},
     {},
     {},

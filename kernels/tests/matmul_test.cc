@@ -598,29 +598,33 @@ TEST(MatmulBf16Test, DotProductInstructionKernelsServeBf16WherePresent) {
             cpu::kMatmulBf16Avx512[int(WeightFormat::kBF16)].gemv);
 }
 
-// Where the CPU has AVX512-VNNI, the q8/q4 formats must get the VNNI kernels (otherwise the
-// harness would silently test the slower ones).
+// Where the CPU has AVX512-VNNI, the q8 formats (and q4 where it lacks AVX512-VBMI) must get
+// the VNNI kernels (otherwise the harness would silently test the slower ones); the q4 rows the
+// VBMI kernels replace are checked directly.
 TEST(MatmulDispatchTest, VnniKernelsServeQ8AndQ4) {
   if (!IsaSupported(Isa::kAvx512) || !cpu::HasAvx512Vnni())
     GTEST_SKIP() << "no AVX512-VNNI on this CPU";
   for (WeightFormat f : kIntFormats) {
     const bool bits8or4 = int(f) <= int(WeightFormat::kQ4G128Asym);
+    const bool bits4 = bits8or4 && int(f) >= int(WeightFormat::kQ4G32);
     EXPECT_EQ(cpu::kMatmulIntVnni512[int(f)].gemv != nullptr, bits8or4) << GetFormatTraits(f).name;
-    if (bits8or4) {
+    if (bits8or4 && !(bits4 && cpu::HasAvx512Vbmi())) {
       EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulIntVnni512[int(f)].gemv);
+    } else if (bits4) {
+      SCOPED_TRACE("vnni512, not dispatched");
+      ExpectMatchesReference(cpu::kMatmulIntVnni512[int(f)], f);
     }
   }
 }
 
-// Where the CPU has AVX512-VBMI and -VNNI, the q3/q2 formats must get the vpermt2b kernels.
-TEST(MatmulDispatchTest, VbmiKernelsServeQ3AndQ2) {
+// Where the CPU has AVX512-VBMI and -VNNI, the q4/q3/q2 formats must get the vpermt2b kernels.
+TEST(MatmulDispatchTest, VbmiKernelsServeQ4Q3AndQ2) {
   if (!IsaSupported(Isa::kAvx512) || !cpu::HasAvx512Vnni() || !cpu::HasAvx512Vbmi())
     GTEST_SKIP() << "no AVX512-VBMI and AVX512-VNNI on this CPU";
   for (WeightFormat f : kIntFormats) {
-    const bool bits3or2 = int(f) >= int(WeightFormat::kQ3G32);
-    EXPECT_EQ(cpu::kMatmulLowbitVbmi512[int(f)].gemv != nullptr, bits3or2)
-        << GetFormatTraits(f).name;
-    if (bits3or2) {
+    const bool lowbit = int(f) >= int(WeightFormat::kQ4G32);
+    EXPECT_EQ(cpu::kMatmulLowbitVbmi512[int(f)].gemv != nullptr, lowbit) << GetFormatTraits(f).name;
+    if (lowbit) {
       EXPECT_EQ(GetMatmulKernels(f, Isa::kAvx512).gemv, cpu::kMatmulLowbitVbmi512[int(f)].gemv);
       EXPECT_EQ(GetPreparedGemv(f, Isa::kAvx512), &cpu::kPreparedLowbitVbmi512[int(f)]);
     }
@@ -631,7 +635,8 @@ TEST(MatmulDispatchTest, VbmiKernelsServeQ3AndQ2) {
 // and the reference, over row counts and widths that cover whole 128-column steps, 64- and
 // 32-column tails and row tails; and null where the kernels have no prepared path. The AVX2
 // level has one for every integer format, nf4/fp4, w8a8 and bf16; the AVX-512 level for the q8 and
-// q4 formats on CPUs with AVX512-VNNI, and for q3/q2 where they also have AVX512-VBMI.
+// q4 formats on CPUs with AVX512-VNNI, and for q3/q2 where they also have AVX512-VBMI (the q4
+// ones then come from the VBMI kernels).
 void CheckPrepared(WeightFormat f, Isa isa) {
   const PreparedGemv* p = GetPreparedGemv(f, isa);
   ASSERT_NE(p, nullptr);
