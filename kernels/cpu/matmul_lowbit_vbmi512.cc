@@ -215,19 +215,16 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
   const int64_t blocks = (cols + B::kGroup - 1) / B::kGroup;
   const __m512i idx_low = LoadIndex(kIndices<B>.low), idx_d = LoadIndex(kIndices<B>.d);
   const __mmask64 hi_mask = G::kSpan == 128 ? ~__mmask64(0) : (__mmask64(1) << (G::kSpan - 64)) - 1;
+  // The prepared values as locals, which the tail's memcpy cannot be assumed to change.
+  const int8_t* xq[T];
+  const float *xd[T], *xs[T], *xds[T];
+#pragma GCC unroll 8
+  for (int j = 0; j < T; ++j) xq[j] = a[j].q, xd[j] = a[j].d, xs[j] = a[j].s, xds[j] = a[j].ds;
   __m512 acc[T], corr[T];
 #pragma GCC unroll 8
   for (int j = 0; j < T; ++j) acc[j] = corr[j] = _mm512_setzero_ps();
-  for (int64_t k0 = 0, g = 0; k0 < nb; k0 += U, ++g) {
-    const uint8_t* base = row + (k0 / G::kChunks) * int64_t(sizeof(B));
-    alignas(64) uint8_t tail[128];
-    if (nb - k0 < U) {  // partial last group: zero scales and codes for the missing chunks
-      std::memset(tail, 0, sizeof(tail));
-      std::memcpy(tail, base, size_t((blocks - k0 / G::kChunks) * int64_t(sizeof(B))));
-      base = tail;
-    } else {
-      PrefetchAhead<G::kSpan>(base);
-    }
+  // Group g of the row, its blocks at `base`.
+  auto group = [&](const uint8_t* base, int64_t g) __attribute__((always_inline)) {
     const __m512i lo = _mm512_loadu_si512(base);
     const __m512i hi = _mm512_maskz_loadu_epi8(hi_mask, base + 64);
     __m512i v = _mm512_permutex2var_epi8(lo, idx_low, hi);
@@ -244,7 +241,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
       const __m512i u = Field<B, f>(v, hb);
 #pragma GCC unroll 8
       for (int j = 0; j < T; ++j) {
-        const __m512i x = _mm512_load_si512(a[j].q + 32 * U * g + 64 * f);
+        const __m512i x = _mm512_load_si512(xq[j] + 32 * U * g + 64 * f);
         dot[j] = _mm512_dpbusd_epi32(f == 0 ? _mm512_setzero_si512() : dot[j], u, x);
       }
     };
@@ -256,14 +253,25 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
     }
 #pragma GCC unroll 8
     for (int j = 0; j < T; ++j) {
-      const __m512 dd = _mm512_mul_ps(dw, _mm512_load_ps(a[j].d + 16 * g));
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_load_ps(xd[j] + 16 * g));
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), dd, acc[j]);
       if constexpr (B::kAsym) {
-        corr[j] = _mm512_fmadd_ps(m, _mm512_load_ps(a[j].ds + 16 * g), corr[j]);
+        corr[j] = _mm512_fmadd_ps(m, _mm512_load_ps(xds[j] + 16 * g), corr[j]);
       } else {  // minus 8 * d_w * d_x * s_x over the chunk's lanes, scaled to o below
-        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(a[j].s + 16 * g), corr[j]);
+        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(xs[j] + 16 * g), corr[j]);
       }
     }
+  };
+  const int64_t whole = nb / U;
+  const uint8_t* base = row;
+  for (int64_t g = 0; g < whole; ++g, base += G::kSpan) {
+    PrefetchAhead<G::kSpan>(base);
+    group(base, g);
+  }
+  if (whole * U < nb) {  // partial last group: zero scales and codes for the missing chunks
+    alignas(64) uint8_t tail[128] = {};
+    std::memcpy(tail, base, size_t((blocks - whole * U / G::kChunks) * int64_t(sizeof(B))));
+    group(tail, whole);
   }
   // Symmetric codes carry o * s_x (o / 8 is a power of two: exact).
   constexpr float kCorr = B::kAsym ? 1.0f : float(1 << (kBits - 1)) / 8.0f;
