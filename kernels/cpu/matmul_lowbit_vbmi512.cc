@@ -1,20 +1,20 @@
-// AVX-512 matrix kernels for the 3- and 2-bit group formats (q3/q2 per group of 32, 64 or 128,
-// sym and asym), for CPUs with AVX512-VBMI and AVX512-VNNI (Ice Lake and later, Zen 4 and
-// later; cpu/kernel_table.cc). A row goes 8 chunks of 32 columns (a "group", at most 128
-// bytes of blocks) at a time:
-// - two loads bring the group's bytes into registers, and one vpermt2b picks each chunk's 8
-//   bytes of low code bits into qword c of a vector (3-bit: a second one picks each chunk's
-//   4 bytes of high bits, twice, and vpermt2w the 8 blocks' f16 scales, each twice);
-// - each of the 4 two-bit fields of those bytes (weights 8f .. 8f + 7 of every chunk) is one
+// AVX-512 matrix kernels for the 4-, 3- and 2-bit group formats (q4/q3/q2 per group of 32, 64
+// or 128, sym and asym), for CPUs with AVX512-VBMI and AVX512-VNNI (Ice Lake and later, Zen 4
+// and later; cpu/kernel_table.cc). A row goes U chunks of 32 columns (a "group": U = 8 for 3-
+// and 2-bit, 4 for 4-bit; at most 128 bytes of blocks) at a time:
+// - two loads bring the group's bytes into registers, and one vpermt2b picks each chunk's code
+//   bytes (3- and 2-bit: its 8 bytes of low bits, into qword c; 4-bit: its 16 bytes) into one
+//   vector (3-bit: a second one picks each chunk's 4 bytes of high bits, twice), and one
+//   vpermt2w the blocks' f16 scales, one per int32 lane of the chunk;
+// - each 2-bit field (weights 8f .. 8f + 7 of every chunk) or nibble of those bytes is one
 //   shift and one mask away from the unsigned codes (3-bit: the high bit is added by a masked
 //   add under a vptestmb of the high-bit bytes), and one vpdpbusd multiplies them with 64
-//   activation codes stored in the same order (Prepare), summing into 16 int32 lanes, 2 per
-//   chunk;
-// - per group one conversion and one FMA apply the 8 chunks' d_w * d_x.
+//   activation codes stored in the same order (Prepare), summing into 16 int32 lanes;
+// - per group one conversion and one FMA apply the chunks' d_w * d_x.
 // The activations are rounded to int8 blocks of 32 as the reference does (matmul.h,
-// "Activation rounding"). Unsigned codes as in matmul_int_avx2.cc: symmetric q + o (o = 4, 2),
-// whose offset o * d_w * d_x * s_x (s_x: the block's activation code sum) is taken back in f32
-// once per row, and asymmetric codes with their minimum m adding m * d_x * s_x.
+// "Activation rounding"). Unsigned codes as in matmul_int_avx2.cc: symmetric q + o (o = 8, 4,
+// 2), whose offset o * d_w * d_x * s_x (s_x: the block's activation code sum) is taken back in
+// f32 once per row, and asymmetric codes with their minimum m adding m * d_x * s_x.
 // A row's partial last group is read from a zero-padded copy of its blocks.
 // Compiled with -mavx512f/bw/vl/dq/vnni/vbmi: everything stays in the anonymous namespace and
 // uses only intrinsics and plain loops, so no AVX-512 copy of a shared inline function can leak.
