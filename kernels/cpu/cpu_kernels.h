@@ -18,7 +18,10 @@ extern const MatmulKernels kMatmulIntAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];  // fp8 at the AVX2 level
 extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];  // nf4, fp4 at the AVX2 level
-extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];
+extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];  // fp8 at the AVX-512 level
+// nf4, fp4 at the AVX-512 level, in fixed point as the AVX2 ones (matmul_table4_avx512.cc).
+extern const MatmulKernels kMatmulTable4Avx512[kWeightFormatCount];
+extern const PreparedGemv kPreparedTable4Avx512[kWeightFormatCount];
 // Formats that also transform the inputs, one table per format and level (only that format's
 // row is set): w8a8 (matmul_w8a8_<isa>.cc; the AVX-512 one needs AVX512-VNNI, and where the CPU
 // lacks it the AVX2 kernels serve the AVX-512 level) and tf32 (matmul_tf32_<isa>.cc).
@@ -49,6 +52,10 @@ extern const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount];
 // AVX-512 level it replaces kMatmulAvx512's bf16 row on CPUs with AVX512-BF16.
 extern const MatmulKernels kMatmulBf16Avx512[kWeightFormatCount];
 bool HasAvx512Bf16();
+
+// f32 values of the 65536 f16 bit patterns (256 KB, built on first use): the table kernels read
+// a block's scale as one broadcast load, which takes none of the shuffle pipes.
+const float* HalfToFloatTable();
 
 // Whether the CPU has AVX512-VNNI (vpdpbusd), which the AVX-512 W8A8 and integer kernels use.
 bool HasAvx512Vnni();

@@ -1,6 +1,7 @@
 // Dispatch of matrix kernels by (format, instruction set), falling back to lower levels, and of
 // the attention vector kernels by instruction set.
 #include "cpu/cpu_kernels.h"
+#include "squeeze/kernels/fp16.h"
 
 namespace squeeze {
 namespace cpu {
@@ -13,6 +14,15 @@ bool Complete(const MatmulKernels& k) {
 }
 
 }  // namespace
+
+const float* HalfToFloatTable() {
+  static const float* table = [] {
+    static float t[65536];
+    for (int i = 0; i < 65536; ++i) t[i] = fp16_to_fp32(uint16_t(i));
+    return t;
+  }();
+  return table;
+}
 
 bool HasAvx512Vnni() {
   static const bool has = __builtin_cpu_supports("avx512vnni");
@@ -48,6 +58,7 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       if (Complete(kMatmulW8a8Avx512[i]))
         return HasAvx512Vnni() ? kMatmulW8a8Avx512[i] : kMatmulW8a8Avx2[i];
       if (Complete(kMatmulTf32Avx512[i])) return kMatmulTf32Avx512[i];
+      if (Complete(kMatmulTable4Avx512[i])) return kMatmulTable4Avx512[i];
       if (HasAvx512Vnni() && HasAvx512Vbmi() && Complete(kMatmulLowbitVbmi512[i]))
         return kMatmulLowbitVbmi512[i];
       if (HasAvx512Vnni() && Complete(kMatmulIntVnni512[i])) return kMatmulIntVnni512[i];
@@ -77,6 +88,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   if (k == &cpu::kMatmulAvx2[i]) p = &cpu::kPreparedAvx2[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
   if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];
+  if (k == &cpu::kMatmulTable4Avx512[i]) p = &cpu::kPreparedTable4Avx512[i];
   if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
   return p != nullptr && p->gemv != nullptr ? p : nullptr;
 }

@@ -111,18 +111,8 @@ const uint8_t* TableBytes() {
   return bytes;
 }
 
-// f16 -> f32 for every 16-bit pattern (256 KB, built once): a block's scale is then one
-// broadcast load, which takes none of the shuffle pipes the lookups use.
-const float* HalfTable() {
-  static const float* table = [] {
-    static float t[65536];
-    for (int i = 0; i < 65536; ++i) t[i] = _cvtsh_ss(uint16_t(i));
-    return t;
-  }();
-  return table;
-}
-
-// What every row of a call needs: the table bytes in registers and the f16 table.
+// What every row of a call needs: the table bytes in registers and the f16 table
+// (cpu_kernels.h, HalfToFloatTable: a block's scale is one broadcast load).
 template <class F>
 struct Lookup {
   __m256i lo, hi;
@@ -131,7 +121,7 @@ struct Lookup {
     const auto* tb = reinterpret_cast<const __m128i*>(TableBytes<F>());
     lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(tb));
     hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(tb + 1));
-    half = HalfTable();
+    half = HalfToFloatTable();
   }
 };
 

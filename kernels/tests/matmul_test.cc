@@ -129,13 +129,13 @@ double Nmse(const std::vector<float>& got, const std::vector<float>& want, int64
   return err / (ref + 1e-30);
 }
 
-// The nf4/fp4 kernels may work in fixed point (cpu/matmul_table4_avx2.cc): table values within
+// The nf4/fp4 kernels work in fixed point (cpu/matmul_table4_avx2.cc, _avx512.cc): table values within
 // 2^-14 of the block's scale d, inputs within 2^-15 of their block's absmax (blocks of 64
 // columns). Their budget is a bound per output rather than an NMSE, since one output can
 // cancel to near 0: |y - y_ref| <= 2^-13 * sum over blocks b of n_b * d_b * amax_b(x), with
 // n_b the block's columns and d_b its largest |weight| (the block's absmax gets code +-1
-// exactly). That covers both roundings and the f32 sums with room; exact kernels (the
-// AVX-512 ones) meet it too. A misplaced code costs ~0.1 * d_b * |x_c| (OneHotInputs).
+// exactly). That covers both roundings and the f32 sums with room; the reference's exact
+// sums meet it too. A misplaced code costs ~0.1 * d_b * |x_c| (OneHotInputs).
 bool FixedPointTable(WeightFormat f) {
   return f == WeightFormat::kNf4 || f == WeightFormat::kFp4;
 }
@@ -696,7 +696,14 @@ TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
     }
     tested = true;
   }
-  if (!tested) GTEST_SKIP() << "neither AVX2 nor AVX512-VNNI on this CPU";
+  if (IsaSupported(Isa::kAvx512)) {  // the fixed-point nf4/fp4 kernels need AVX512-BW only
+    for (WeightFormat f : {WeightFormat::kNf4, WeightFormat::kFp4}) {
+      SCOPED_TRACE(std::string("avx512 ") + GetFormatTraits(f).name);
+      CheckPrepared(f, Isa::kAvx512);
+    }
+    tested = true;
+  }
+  if (!tested) GTEST_SKIP() << "neither AVX2 nor AVX-512 on this CPU";
 }
 
 // The reference itself against a direct double-precision sum over the unpacked F32 matrix.
@@ -735,6 +742,7 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
                   int(cpu::kMatmulSparseAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx512[i].gemv != nullptr) +
                   int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulTable4Avx512[i].gemv != nullptr) +
                   int(cpu::kMatmulW8a8Avx512[i].gemv != nullptr) +
                   int(cpu::kMatmulTf32Avx512[i].gemv != nullptr),
               1)
