@@ -160,8 +160,9 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
       const __m512i* a = reinterpret_cast<const __m512i*>(codes[j] + b * kBlock);
       const __m512i s = _mm512_add_epi32(_mm512_madd_epi16(w0, _mm512_loadu_si512(a)),
                                          _mm512_madd_epi16(w1, _mm512_loadu_si512(a + 1)));
-      const __m512 dd = _mm512_mul_ps(d, _mm512_set1_ps(scales[j][b]));
-      sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dd, sum[j]);
+      // Two multiplies by broadcast memory operands: no shuffle for d_w * d_x.
+      sum[j] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), d),
+                               _mm512_set1_ps(scales[j][b]), sum[j]);
     }
   };
   const int64_t nb = Blocks(cols);
