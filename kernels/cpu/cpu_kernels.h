@@ -1,9 +1,9 @@
 // Tables of the CPU's optimized matrix kernels, per instruction set, indexed by WeightFormat:
 // one table for the float formats (matmul_<isa>.cc), one for the integer formats
-// (matmul_int_<isa>.cc) and one for the low-bit float formats nf4/fp4/fp8
-// (matmul_float8_<isa>.cc); a format has real kernels in at most one table of a level. An entry
-// with null pointers means "no kernel there"; dispatch then falls back to the next lower level
-// (and finally to the reference kernels).
+// (matmul_int_<isa>.cc), one for the 4-bit table formats nf4/fp4 (matmul_table4_<isa>.cc) and
+// one for fp8 (matmul_float8_<isa>.cc); a format has real kernels in at most one table of a level.
+// An entry with null pointers means "no kernel there"; dispatch then falls back to the next lower
+// level (and finally to the reference kernels).
 #pragma once
 
 #include "squeeze/kernels/csr.h"
@@ -16,8 +16,8 @@ extern const MatmulKernels kMatmulAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx2[kWeightFormatCount];
 extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
-extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];  // fp8 at the AVX2 level
-extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];  // nf4, fp4 at the AVX2 level
+extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];    // fp8 at the AVX2 level
+extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];    // nf4, fp4 at the AVX2 level
 extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];  // fp8 at the AVX-512 level
 // nf4, fp4 at the AVX-512 level, in fixed point as the AVX2 ones (matmul_table4_avx512.cc).
 extern const MatmulKernels kMatmulTable4Avx512[kWeightFormatCount];

@@ -101,7 +101,8 @@ void Prepare(const float* x, int64_t cols, void* buf) {
     const __m512 s = _mm512_set1_ps(amax > 0 ? kInputScale / amax : 0.0f);
     scales[b] = amax / kInputScale;
     __m256i q[4];
-    for (int g = 0; g < 4; ++g) q[g] = _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v[g], s)));
+    for (int g = 0; g < 4; ++g)
+      q[g] = _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v[g], s)));
     const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);  // columns 0-31
     const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(q[2]), q[3], 1);  // 32-63
     __m512i* dst = reinterpret_cast<__m512i*>(codes + b * kBlock);
@@ -144,7 +145,7 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
     scales[j] = PreparedScales(x[j], cols);
     acc[0][j] = acc[1][j] = _mm512_setzero_ps();
   }
-  auto block = [&](int64_t b, __m512* sum) __attribute__((always_inline)) {
+  auto block = [&](int64_t b, __m512 * sum) __attribute__((always_inline)) {
     const uint8_t* blk = row + b * int64_t(sizeof(B));
     PrefetchAhead<sizeof(B)>(blk);
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs)));
@@ -174,7 +175,8 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
   if (b < nb) block(b, acc[0]);
 #pragma GCC unroll 8
   for (int j = 0; j < T; ++j)
-    y[j * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][j], acc[1][j])) * (1.0f / F::kTableScale);
+    y[j * ldy] =
+        _mm512_reduce_add_ps(_mm512_add_ps(acc[0][j], acc[1][j])) * (1.0f / F::kTableScale);
 }
 
 template <class F>

@@ -129,13 +129,13 @@ double Nmse(const std::vector<float>& got, const std::vector<float>& want, int64
   return err / (ref + 1e-30);
 }
 
-// The nf4/fp4 kernels work in fixed point (cpu/matmul_table4_avx2.cc, _avx512.cc): table values within
-// 2^-14 of the block's scale d, inputs within 2^-15 of their block's absmax (blocks of 64
-// columns). Their budget is a bound per output rather than an NMSE, since one output can
-// cancel to near 0: |y - y_ref| <= 2^-13 * sum over blocks b of n_b * d_b * amax_b(x), with
-// n_b the block's columns and d_b its largest |weight| (the block's absmax gets code +-1
-// exactly). That covers both roundings and the f32 sums with room; the reference's exact
-// sums meet it too. A misplaced code costs ~0.1 * d_b * |x_c| (OneHotInputs).
+// The nf4/fp4 kernels work in fixed point (cpu/matmul_table4_avx2.cc, _avx512.cc): table
+// values within 2^-14 of the block's scale d, inputs within 2^-15 of their block's absmax
+// (blocks of 64 columns). Their budget is a bound per output rather than an NMSE, since one output
+// can cancel to near 0: |y - y_ref| <= 2^-13 * sum over blocks b of n_b * d_b * amax_b(x), with n_b
+// the block's columns and d_b its largest |weight| (the block's absmax gets code +-1 exactly). That
+// covers both roundings and the f32 sums with room; the reference's exact sums meet it too. A
+// misplaced code costs ~0.1 * d_b * |x_c| (OneHotInputs).
 bool FixedPointTable(WeightFormat f) {
   return f == WeightFormat::kNf4 || f == WeightFormat::kFp4;
 }
