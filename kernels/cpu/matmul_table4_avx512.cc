@@ -5,9 +5,10 @@
 // bytes and the same bytes shifted right by 4 go into the two 256-bit halves of one vector, so
 // that one mask gives all 64 nibbles, two vpshufb their table bytes (low and high) and two
 // unpacks the 64 int16 weights: 5 shuffles per block against 8 on AVX2, and half the
-// multiply-adds and conversions. An int32 lane sums 4 products of |table| <= 8192 and |q| <=
-// 16383, at most 2^29 in magnitude. The results are those of the AVX2 kernels up to the order
-// of the f32 sums, within the tests' bound (matmul_test.cc, FixedPointBounds).
+// multiply-adds and conversions (d_w * d_x: a multiply and the FMA by broadcast memory operands;
+// even and odd blocks sum into two accumulators). An int32 lane sums 4 products of |table| <= 8192
+// and |q| <= 16383, at most 2^29 in magnitude. The results are those of the AVX2 kernels up to the
+// order of the f32 operations, within the tests' bound (matmul_test.cc, FixedPointBounds).
 //
 // Order: in each 16-byte half L of a block's codes, byte i holds weight 32L + i (low nibble)
 // and 32L + 16 + i (high nibble). The 128-bit lanes of the nibble vector are then weights
