@@ -28,7 +28,6 @@
 #pragma GCC diagnostic pop
 
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -511,64 +510,29 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
   }
 }
 
-constexpr int kGemmTokens = 4;
-
-int64_t PreparedBytes(int64_t cols) {
-  return ActBytes(cols);
-}
-
+// The file's kernel for the shared loops on prepared inputs (tile_loops.h).
 template <class B>
-void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
-                  int64_t cols) {
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  const Acts a = ActView(prepared, cols);
-  for (int64_t r = 0; r < rows; ++r) Tile<B, 1>(p + r * row_bytes, &a, y + r, 0, cols);
-}
-
-uint8_t* ActScratch(int64_t n, int64_t cols) {
-  void* p = ThreadScratch(size_t(n * ActBytes(cols)));
-  if (p == nullptr) std::abort();
-  return static_cast<uint8_t*>(p);
-}
-
-template <class B>
-void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
-  uint8_t* buf = ActScratch(1, cols);
-  PrepareActs<LayoutOf<B>()>(x, cols, buf);
-  GemvPrepared<B>(w, row_bytes, buf, y, rows, cols);
-}
-
-// Rows outermost: a row stays in cache while every group of tokens passes over it.
-template <class B>
-void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
-          int64_t rows, int64_t cols) {
-  uint8_t* buf = ActScratch(n, cols);
-  const int64_t ab = ActBytes(cols);
-  for (int64_t t = 0; t < n; ++t) PrepareActs<LayoutOf<B>()>(x + t * cols, cols, buf + t * ab);
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* row = p + r * row_bytes;
-    int64_t t = 0;
-    for (; t + kGemmTokens <= n; t += kGemmTokens) {
-      Acts a[kGemmTokens];
-      for (int j = 0; j < kGemmTokens; ++j) a[j] = ActView(buf + (t + j) * ab, cols);
-      Tile<B, kGemmTokens>(row, a, y + t * ldy + r, ldy, cols);
-    }
-    for (; t < n; ++t) {
-      const Acts a = ActView(buf + t * ab, cols);
-      Tile<B, 1>(row, &a, y + t * ldy + r, 0, cols);
-    }
+struct Kernel {
+  static int64_t Bytes(int64_t cols) { return ActBytes(cols); }
+  static void Prepare(const float* x, int64_t cols, void* buf) {
+    PrepareActs<LayoutOf<B>()>(x, cols, buf);
   }
-}
+  using View = Acts;
+  static View ViewOf(const void* buf, int64_t cols) { return ActView(buf, cols); }
+  template <int T>
+  void Row(const uint8_t* row, const Acts* xs, float* y, int64_t ldy, int64_t cols) const {
+    Tile<B, T>(row, xs, y, ldy, cols);
+  }
+};
 
 template <class B>
 constexpr MatmulKernels IntAvx2() {
-  return {Gemv<B>, Gemm<B>};
+  return {GemvPreparing<Kernel<B>>, GemmPreparing<Kernel<B>>};
 }
 
 template <class B>
 constexpr PreparedGemv IntAvx2Prepared() {
-  return {PreparedBytes, PrepareActs<LayoutOf<B>()>, GemvPrepared<B>};
+  return {Kernel<B>::Bytes, Kernel<B>::Prepare, GemvOnPrepared<Kernel<B>>};
 }
 
 }  // namespace

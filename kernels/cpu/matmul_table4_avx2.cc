@@ -25,7 +25,6 @@
 #include <immintrin.h>
 
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
@@ -169,49 +168,19 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
   for (int j = 0; j < T; ++j) y[j * ldy] = HsumAvx2(acc[j]) * (1.0f / F::kTableScale);
 }
 
+// The file's kernel for the shared loops on prepared inputs (tile_loops.h).
 template <class F>
-void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
-                  int64_t cols) {
-  const Lookup<F> t;
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  for (int64_t r = 0; r < rows; ++r) Row<F, 1>(t, p + r * row_bytes, &prepared, y + r, 0, cols);
-}
-
-uint8_t* Scratch(int64_t bytes) {
-  void* p = ThreadScratch(size_t(bytes));
-  if (p == nullptr) std::abort();
-  return static_cast<uint8_t*>(p);
-}
-
-template <class F>
-void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {
-  uint8_t* buf = Scratch(PreparedBytes(cols));
-  Prepare(x, cols, buf);
-  GemvPrepared<F>(w, row_bytes, buf, y, rows, cols);
-}
-
-// Rows outermost: a row stays in cache while every group of 4 tokens passes over it.
-template <class F>
-void Gemm(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y, int64_t ldy,
-          int64_t rows, int64_t cols) {
-  const int64_t stride = (PreparedBytes(cols) + 63) / 64 * 64;  // keeps each token 64-aligned
-  uint8_t* buf = Scratch(n * stride);
-  for (int64_t t = 0; t < n; ++t) Prepare(x + t * cols, cols, buf + t * stride);
-  const Lookup<F> lookup;
-  const uint8_t* p = static_cast<const uint8_t*>(w);
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t t = 0;
-    for (; t + 4 <= n; t += 4) {
-      const void* xs[4] = {buf + t * stride, buf + (t + 1) * stride, buf + (t + 2) * stride,
-                           buf + (t + 3) * stride};
-      Row<F, 4>(lookup, p + r * row_bytes, xs, y + t * ldy + r, ldy, cols);
-    }
-    for (; t < n; ++t) {
-      const void* xs = buf + t * stride;
-      Row<F, 1>(lookup, p + r * row_bytes, &xs, y + t * ldy + r, 0, cols);
-    }
+struct Kernel {
+  Lookup<F> lookup;
+  static int64_t Bytes(int64_t cols) { return PreparedBytes(cols); }
+  static void Prepare(const float* x, int64_t cols, void* buf) { cpu::Prepare(x, cols, buf); }
+  using View = const void*;
+  static View ViewOf(const void* buf, int64_t) { return buf; }
+  template <int T>
+  void Row(const uint8_t* row, const View* xs, float* y, int64_t ldy, int64_t cols) const {
+    cpu::Row<F, T>(lookup, row, xs, y, ldy, cols);
   }
-}
+};
 
 }  // namespace
 
@@ -233,8 +202,8 @@ const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount] = {
     {},
     {},
     {},
-    /* kNf4 */ {Gemv<Nf4>, Gemm<Nf4>},
-    /* kFp4 */ {Gemv<Fp4>, Gemm<Fp4>},
+    /* kNf4 */ {GemvPreparing<Kernel<Nf4>>, GemmPreparing<Kernel<Nf4>>},
+    /* kFp4 */ {GemvPreparing<Kernel<Fp4>>, GemmPreparing<Kernel<Fp4>>},
 };
 
 const PreparedGemv kPreparedTable4Avx2[kWeightFormatCount] = {
@@ -254,8 +223,8 @@ const PreparedGemv kPreparedTable4Avx2[kWeightFormatCount] = {
     {},
     {},
     {},
-    /* kNf4 */ {PreparedBytes, Prepare, GemvPrepared<Nf4>},
-    /* kFp4 */ {PreparedBytes, Prepare, GemvPrepared<Fp4>},
+    /* kNf4 */ {PreparedBytes, Prepare, GemvOnPrepared<Kernel<Nf4>>},
+    /* kFp4 */ {PreparedBytes, Prepare, GemvOnPrepared<Kernel<Fp4>>},
 };
 
 }  // namespace squeeze::cpu

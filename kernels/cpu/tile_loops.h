@@ -143,5 +143,67 @@ void GemmRoundedX(const void* w, int64_t row_bytes, const float* x, int64_t n, f
   GemmByTiles<Tile, Rows, Tokens>(w, row_bytes, xr, n, y, ldy, rows, cols);
 }
 
+// ---- Kernels on prepared inputs, one weight row at a time ----
+// For files whose kernels first transform the inputs (matmul.h, PreparedGemv) and then run one
+// weight row against T prepared tokens. `K` is default-constructible (whatever a call needs
+// once, such as table registers, is built in its constructor) and provides
+//   static int64_t Bytes(int64_t cols);                        one token's prepared bytes
+//   static void Prepare(const float* x, int64_t cols, void* buf);
+//   using View = ...; static View ViewOf(const void* buf, int64_t cols);  a prepared token
+//   template <int T> void Row(const uint8_t* row, const View* xs, float* y, int64_t ldy,
+//                             int64_t cols) const;               y[j * ldy] = row · token j
+// A gemv takes its token's view once, a gemm each group's once per row.
+
+// This thread's buffer for `bytes` bytes of prepared inputs (ThreadScratch; aborts when memory
+// runs out, as a kernel has no way to report it).
+inline uint8_t* PreparedScratch(int64_t bytes) {
+  void* p = ThreadScratch(size_t(bytes));
+  if (p == nullptr) std::abort();
+  return static_cast<uint8_t*>(p);
+}
+
+template <class K>
+void GemvOnPrepared(const void* w, int64_t row_bytes, const void* prepared, float* y, int64_t rows,
+                    int64_t cols) {
+  const K k;
+  const typename K::View v = K::ViewOf(prepared, cols);
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < rows; ++r) k.template Row<1>(p + r * row_bytes, &v, y + r, 0, cols);
+}
+
+template <class K>
+void GemvPreparing(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
+                   int64_t cols) {
+  uint8_t* buf = PreparedScratch(K::Bytes(cols));
+  K::Prepare(x, cols, buf);
+  GemvOnPrepared<K>(w, row_bytes, buf, y, rows, cols);
+}
+
+// Every token prepared once (each 64-byte aligned), then rows outermost: a row stays in cache
+// while the tokens pass over it, 4 at a time.
+template <class K>
+void GemmPreparing(const void* w, int64_t row_bytes, const float* x, int64_t n, float* y,
+                   int64_t ldy, int64_t rows, int64_t cols) {
+  constexpr int kTokens = 4;
+  const int64_t stride = (K::Bytes(cols) + 63) / 64 * 64;
+  uint8_t* buf = PreparedScratch(n * stride);
+  for (int64_t t = 0; t < n; ++t) K::Prepare(x + t * cols, cols, buf + t * stride);
+  const K k;
+  const uint8_t* p = static_cast<const uint8_t*>(w);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = p + r * row_bytes;
+    int64_t t = 0;
+    for (; t + kTokens <= n; t += kTokens) {
+      typename K::View vs[kTokens];
+      for (int j = 0; j < kTokens; ++j) vs[j] = K::ViewOf(buf + (t + j) * stride, cols);
+      k.template Row<kTokens>(row, vs, y + t * ldy + r, ldy, cols);
+    }
+    for (; t < n; ++t) {
+      const typename K::View v = K::ViewOf(buf + t * stride, cols);
+      k.template Row<1>(row, &v, y + t * ldy + r, 0, cols);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace squeeze::cpu
