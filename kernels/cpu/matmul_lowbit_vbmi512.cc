@@ -2,10 +2,11 @@
 // or 128, sym and asym), for CPUs with AVX512-VBMI and AVX512-VNNI (Ice Lake and later, Zen 4
 // and later; cpu/kernel_table.cc). A row goes U chunks of 32 columns (a "group": U = 8 for 3-
 // and 2-bit, 4 for 4-bit; at most 128 bytes of blocks) at a time:
-// - two loads bring the group's bytes into registers, and one vpermt2b picks each chunk's code
-//   bytes (3- and 2-bit: its 8 bytes of low bits, into qword c; 4-bit: its 16 bytes) into one
-//   vector (3-bit: a second one picks each chunk's 4 bytes of high bits, twice), and one
-//   vpermt2w the blocks' f16 scales, one per int32 lane of the chunk;
+// - 3- and 2-bit: two loads bring the group's bytes into registers, one vpermt2b picks each
+//   chunk's 8 bytes of low bits into qword c of one vector (3-bit: a second one picks each
+//   chunk's 4 bytes of high bits, twice), and one vpermt2w the blocks' f16 scales, one per int32
+//   lane of the chunk; 4-bit: plain loads of each block's code bytes (chunk c's 16 at bytes
+//   16c) and of its scales (Codes4, Broadcast16, Halves4), no permute of the codes;
 // - each 2-bit field (weights 8f .. 8f + 7 of every chunk) or nibble of those bytes is one
 //   shift and one mask away from the unsigned codes (3-bit: the high bit is added by a masked
 //   add under a vptestmb of the high-bit bytes), and one vpdpbusd multiplies them with 64
