@@ -513,6 +513,7 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
 // The file's kernel for the shared loops on prepared inputs (tile_loops.h).
 template <class B>
 struct Kernel {
+  static constexpr int kSplit = 1;  // a gemv walks its rows one after another
   static int64_t Bytes(int64_t cols) { return ActBytes(cols); }
   static void Prepare(const float* x, int64_t cols, void* buf) {
     PrepareActs<LayoutOf<B>()>(x, cols, buf);

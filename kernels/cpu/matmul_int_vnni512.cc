@@ -182,6 +182,17 @@ RowUnit<B> LoadUnit(const uint8_t* row, int64_t u, int64_t cols) {
   }
 }
 
+// Bytes of a row per 64-column unit (q8_channel: after its 4-byte scale; the offset a
+// prefetch ahead is taken from does not matter).
+template <class B>
+constexpr int64_t kUnitBytes = [] {
+  if constexpr (std::is_same_v<B, Channel>) {
+    return int64_t(64);
+  } else {
+    return int64_t(sizeof(B)) * 64 / B::kGroup;
+  }
+}();
+
 // Tile of R rows x T tokens: y[j * ldy + i] = W[i] · x_j with the rounded activations a[j].
 template <class B, int R, int T>
 void Tile(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64_t ldy, int64_t cols) {
@@ -210,6 +221,7 @@ void Tile(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64_t 
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
+      if constexpr (T == 1) PrefetchAhead<kUnitBytes<B>>(w + i * row_bytes + u * kUnitBytes<B>);
       const RowUnit<B> r = LoadUnit<B>(w + i * row_bytes, u, cols);
 #pragma GCC unroll 8
       for (int j = 0; j < T; ++j) {
@@ -230,7 +242,7 @@ void Tile(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64_t 
   }
 }
 
-constexpr int kGemvRows = 8;
+constexpr int kGemvRows = 1;
 constexpr int kGemmRows = 4;
 constexpr int kGemmTokens = 4;
 
@@ -240,6 +252,23 @@ void RowLoop(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64
   int64_t r = 0;
   for (; r + R <= rows; r += R) Tile<B, R, T>(w + r * row_bytes, row_bytes, a, y + r, ldy, cols);
   for (; r < rows; ++r) Tile<B, 1, T>(w + r * row_bytes, row_bytes, a, y + r, ldy, cols);
+}
+
+// gemv: the rows split into kSplit parts walked side by side (rows i, i + part, ...), so that
+// the kSplit streams read from memory are far apart.
+constexpr int kSplit = 4;
+
+template <class B>
+void RowLoopSplit(const uint8_t* w, int64_t row_bytes, const ActQ& a, float* y, int64_t rows,
+                  int64_t cols) {
+  const int64_t part = rows / kSplit;
+  for (int64_t i = 0; i < part; ++i) {
+    float out[kSplit];
+    Tile<B, kSplit, 1>(w + i * row_bytes, part * row_bytes, &a, out, 0, cols);
+    for (int k = 0; k < kSplit; ++k) y[i + k * part] = out[k];
+  }
+  for (int64_t r = kSplit * part; r < rows; ++r)
+    Tile<B, 1, 1>(w + r * row_bytes, row_bytes, &a, y + r, 0, cols);
 }
 
 uint8_t* ActScratch(int64_t n, int64_t cols) {
@@ -384,7 +413,7 @@ void GemvPrepared(const void* w, int64_t row_bytes, const void* prepared, float*
       return;
     }
   }
-  RowLoop<B, kGemvRows, 1>(static_cast<const uint8_t*>(w), row_bytes, &a, y, 0, rows, cols);
+  RowLoopSplit<B>(static_cast<const uint8_t*>(w), row_bytes, a, y, rows, cols);
 }
 
 template <class B>

@@ -264,9 +264,11 @@ __attribute__((always_inline)) inline __m512i Field(__m512i v, __m512i hb) {
   }
 }
 
-// Tile of one weight row x T tokens: y[j * ldy] = W · x_j, with the prepared activations a[j].
-template <class B, int T>
-void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols) {
+// Tile of R weight rows (`stride` bytes apart) x T tokens: y[j * ldy + i * ys] = W_i · x_j, with
+// the prepared activations a[j].
+template <class B, int R, int T>
+void Tile(const uint8_t* row, int64_t stride, const Acts* a, float* y, int64_t ldy, int64_t ys,
+          int64_t cols) {
   using G = Group<B>;
   constexpr int U = G::U, kBits = B::kBits;
   const int64_t nb = Blocks(cols);
@@ -277,11 +279,13 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
   const float *xd[T], *xs[T], *xds[T];
 #pragma GCC unroll 8
   for (int j = 0; j < T; ++j) xq[j] = a[j].q, xd[j] = a[j].d, xs[j] = a[j].s, xds[j] = a[j].ds;
-  __m512 acc[T], corr[T];
+  __m512 acc[R][T], corr[R][T];
 #pragma GCC unroll 8
-  for (int j = 0; j < T; ++j) acc[j] = corr[j] = _mm512_setzero_ps();
-  // Group g of the row, its blocks at `base`.
-  auto group = [&](const uint8_t* base, int64_t g) __attribute__((always_inline)) {
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) acc[i][j] = corr[i][j] = _mm512_setzero_ps();
+  // Group g of row i, its blocks at `base`.
+  auto group = [&](const uint8_t* base, int64_t g, int i) __attribute__((always_inline)) {
     __m512i v, hb;
     __m512 dw, m;
     if constexpr (kBits == 4) {
@@ -325,31 +329,41 @@ void Tile(const uint8_t* row, const Acts* a, float* y, int64_t ldy, int64_t cols
 #pragma GCC unroll 8
     for (int j = 0; j < T; ++j) {
       const __m512 dd = _mm512_mul_ps(dw, _mm512_load_ps(xd[j] + 16 * g));
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), dd, acc[j]);
+      acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), dd, acc[i][j]);
       if constexpr (B::kAsym) {
-        corr[j] = _mm512_fmadd_ps(m, _mm512_load_ps(xds[j] + 16 * g), corr[j]);
+        corr[i][j] = _mm512_fmadd_ps(m, _mm512_load_ps(xds[j] + 16 * g), corr[i][j]);
       } else {  // minus 8 * d_w * d_x * s_x over the chunk's lanes, scaled to o below
-        corr[j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(xs[j] + 16 * g), corr[j]);
+        corr[i][j] = _mm512_fnmadd_ps(dd, _mm512_load_ps(xs[j] + 16 * g), corr[i][j]);
       }
     }
   };
   const int64_t whole = nb / U;
   const uint8_t* base = row;
   for (int64_t g = 0; g < whole; ++g, base += G::kSpan) {
-    PrefetchAhead<G::kSpan>(base);
-    group(base, g);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      PrefetchAhead<G::kSpan>(base + i * stride);
+      group(base + i * stride, g, i);
+    }
   }
   if (whole * U < nb) {  // partial last group: zero scales and codes for the missing chunks
-    alignas(64) uint8_t tail[128] = {};
-    std::memcpy(tail, base, size_t((blocks - whole * U / G::kChunks) * int64_t(sizeof(B))));
-    group(tail, whole);
+    for (int i = 0; i < R; ++i) {
+      alignas(64) uint8_t tail[128] = {};
+      std::memcpy(tail, base + i * stride,
+                  size_t((blocks - whole * U / G::kChunks) * int64_t(sizeof(B))));
+      group(tail, whole, i);
+    }
   }
   // Symmetric codes carry o * s_x (o / 8 is a power of two: exact).
   constexpr float kCorr = B::kAsym ? 1.0f : float(1 << (kBits - 1)) / 8.0f;
 #pragma GCC unroll 8
-  for (int j = 0; j < T; ++j) {
-    const __m512 c = kCorr == 1.0f ? corr[j] : _mm512_mul_ps(corr[j], _mm512_set1_ps(kCorr));
-    y[j * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], c));
+  for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j) {
+      const __m512 c =
+          kCorr == 1.0f ? corr[i][j] : _mm512_mul_ps(corr[i][j], _mm512_set1_ps(kCorr));
+      y[j * ldy + i * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc[i][j], c));
+    }
   }
 }
 
@@ -363,7 +377,12 @@ struct Kernel {
   static View ViewOf(const void* buf, int64_t cols) { return ActView<U>(buf, cols); }
   template <int T>
   void Row(const uint8_t* row, const Acts* xs, float* y, int64_t ldy, int64_t cols) const {
-    Tile<B, T>(row, xs, y, ldy, cols);
+    Tile<B, 1, T>(row, 0, xs, y, ldy, 0, cols);
+  }
+  static constexpr int kSplit = 4;
+  void Rows(const uint8_t* row, int64_t stride, const Acts& x, float* y, int64_t ys,
+            int64_t cols) const {
+    Tile<B, kSplit, 1>(row, stride, &x, y, 0, ys, cols);
   }
 };
 

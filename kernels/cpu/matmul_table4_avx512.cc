@@ -182,6 +182,7 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
 // The file's kernel for the shared loops on prepared inputs (tile_loops.h).
 template <class F>
 struct Kernel {
+  static constexpr int kSplit = 1;  // a gemv walks its rows one after another
   Lookup<F> lookup;
   static int64_t Bytes(int64_t cols) { return PreparedBytes(cols); }
   static void Prepare(const float* x, int64_t cols, void* buf) { cpu::Prepare(x, cols, buf); }
