@@ -129,24 +129,26 @@ struct Lookup {
   }
 };
 
-// One row x T tokens: y[j * ldy] = sum_c W[c] * x_j[c], x_j given prepared.
-template <class F, int T>
-inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t* row,
-                                               const void* const* x, float* y, int64_t ldy,
-                                               int64_t cols) {
+// R rows (`stride` bytes apart) x T tokens: y[j * ldy + i * ys] = sum_c W_i[c] * x_j[c], x_j
+// given prepared.
+template <class F, int R, int T>
+inline __attribute__((always_inline)) void Rows(const Lookup<F>& t, const uint8_t* row,
+                                                int64_t stride, const void* const* x, float* y,
+                                                int64_t ldy, int64_t ys, int64_t cols) {
   using B = typename F::Block;
   const __m512i nib = _mm512_set1_epi8(0x0f);
   const int16_t* codes[T];
   const float* scales[T];
-  __m512 acc[2][T];  // even and odd blocks: two FMA chains
+  __m512 acc[R][2][T];  // per row, even and odd blocks: two FMA chains
 #pragma GCC unroll 8
   for (int j = 0; j < T; ++j) {
     codes[j] = PreparedCodes(x[j]);
     scales[j] = PreparedScales(x[j], cols);
-    acc[0][j] = acc[1][j] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) acc[i][0][j] = acc[i][1][j] = _mm512_setzero_ps();
   }
-  auto block = [&](int64_t b, __m512 * sum) __attribute__((always_inline)) {
-    const uint8_t* blk = row + b * int64_t(sizeof(B));
+  auto block = [&](const uint8_t* w, int64_t b, __m512* sum) __attribute__((always_inline)) {
+    const uint8_t* blk = w + b * int64_t(sizeof(B));
     PrefetchAhead<sizeof(B)>(blk);
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs)));
     const __m512i idx = _mm512_and_si512(
@@ -169,20 +171,28 @@ inline __attribute__((always_inline)) void Row(const Lookup<F>& t, const uint8_t
   const int64_t nb = Blocks(cols);
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    block(b, acc[0]);
-    block(b + 1, acc[1]);
-  }
-  if (b < nb) block(b, acc[0]);
 #pragma GCC unroll 8
-  for (int j = 0; j < T; ++j)
-    y[j * ldy] =
-        _mm512_reduce_add_ps(_mm512_add_ps(acc[0][j], acc[1][j])) * (1.0f / F::kTableScale);
+    for (int i = 0; i < R; ++i) {
+      block(row + i * stride, b, acc[i][0]);
+      block(row + i * stride, b + 1, acc[i][1]);
+    }
+  }
+  if (b < nb) {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) block(row + i * stride, b, acc[i][0]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < T; ++j)
+      y[j * ldy + i * ys] =
+          _mm512_reduce_add_ps(_mm512_add_ps(acc[i][0][j], acc[i][1][j])) * (1.0f / F::kTableScale);
 }
 
 // The file's kernel for the shared loops on prepared inputs (tile_loops.h).
 template <class F>
 struct Kernel {
-  static constexpr int kSplit = 1;  // a gemv walks its rows one after another
+  static constexpr int kSplit = 4;
   Lookup<F> lookup;
   static int64_t Bytes(int64_t cols) { return PreparedBytes(cols); }
   static void Prepare(const float* x, int64_t cols, void* buf) { cpu::Prepare(x, cols, buf); }
@@ -190,7 +200,11 @@ struct Kernel {
   static View ViewOf(const void* buf, int64_t) { return buf; }
   template <int T>
   void Row(const uint8_t* row, const View* xs, float* y, int64_t ldy, int64_t cols) const {
-    cpu::Row<F, T>(lookup, row, xs, y, ldy, cols);
+    cpu::Rows<F, 1, T>(lookup, row, 0, xs, y, ldy, 0, cols);
+  }
+  void Rows(const uint8_t* row, int64_t stride, const View& x, float* y, int64_t ys,
+            int64_t cols) const {
+    cpu::Rows<F, kSplit, 1>(lookup, row, stride, &x, y, 0, ys, cols);
   }
 };
 
