@@ -200,8 +200,8 @@ constexpr bool FieldsInFirst64() {
 // 4-bit groups without byte permutes or masked loads: the U = 4 chunks' code bytes by plain
 // loads of each block's 64, 32 or 16 (one, two or four loads), and the f16 words picked by
 // `idx` from the group's first 64 bytes (which hold every block's fields), loaded as two
-// 32-byte halves. On the Zen 5 development VM this read q4_g128 at ~1.5x the vpermt2b form's
-// rate in cache and ~1.5x from memory (README, "On an AVX-512 machine").
+// 32-byte halves. On the Zen 5 development VM this read q4 groups from memory ~1.4x as fast as
+// the vpermt2b form with its masked second load (README, "On an AVX-512 machine").
 template <class B>
 __attribute__((always_inline)) inline __m512i Codes4(const uint8_t* base) {
   static_assert(FieldsInFirst64<B>());
