@@ -242,7 +242,6 @@ void Tile(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64_t 
   }
 }
 
-constexpr int kGemvRows = 1;
 constexpr int kGemmRows = 4;
 constexpr int kGemmTokens = 4;
 
@@ -255,7 +254,9 @@ void RowLoop(const uint8_t* w, int64_t row_bytes, const ActQ* a, float* y, int64
 }
 
 // gemv: the rows split into kSplit parts walked side by side (rows i, i + part, ...), so that
-// the kSplit streams read from memory are far apart.
+// the kSplit streams read from memory are far apart (as GemvOnPrepared in tile_loops.h, whose
+// interface this file's kernels do not have); 8 adjacent rows at a time read q8_g32 from
+// memory ~2x slower on the Zen 5 development VM.
 constexpr int kSplit = 4;
 
 template <class B>
