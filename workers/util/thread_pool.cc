@@ -17,7 +17,8 @@ int ThreadPool::DefaultThreads() {
   return n > 0 ? int(n) : 1;
 }
 
-ThreadPool::ThreadPool(int threads) : n_threads_(threads > 0 ? threads : DefaultThreads()) {
+ThreadPool::ThreadPool(int threads)
+    : n_threads_(threads > 0 ? threads : DefaultThreads()), shares_(size_t(n_threads_)) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
@@ -45,8 +46,12 @@ void ThreadPool::WorkerLoop(int index) {
       gen = generation_.load(std::memory_order_acquire);
     }
     if (gen == seen) {
+      // Counted as a sleeper before the last look at generation_: Run either sees the count
+      // and wakes us through cv_, or we see its new generation and do not sleep.
       std::unique_lock<std::mutex> lock(mu_);
+      sleepers_.fetch_add(1);
       cv_.wait(lock, [&] { return generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
       gen = generation_.load();
     }
     seen = gen;
@@ -61,13 +66,16 @@ void ThreadPool::Run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    pending_.store(n_threads_ - 1, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+  // Published without the mutex: spinning workers see the new generation within a cache-line
+  // transfer, and only sleeping ones need cv_ (taking mu_ first, so that a worker between
+  // counting itself and waiting cannot miss the notification).
+  job_ = &fn;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    cv_.notify_all();
   }
-  cv_.notify_all();
   fn(0);
   for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
     if (spin < kSpins / 2) {
@@ -86,19 +94,26 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
-  // Guided self-scheduling: each grab takes half of what is left divided by the threads
-  // (at least one unit), so chunks are large at first and small at the end: a thread slowed
-  // down by the machine does not hold the others back, and the threads finish together.
-  const int64_t threads = n_threads_;
-  std::atomic<int64_t> next{0};
-  Run([&](int) {
-    int64_t u = next.load(std::memory_order_relaxed);
-    for (;;) {
-      if (u >= units) return;
-      const int64_t take = std::max<int64_t>(1, (units - u) / (2 * threads));
-      if (!next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
-      fn(u * align, std::min<int64_t>(n, (u + take) * align));
-      u = next.load(std::memory_order_relaxed);
+  // Each thread first works through its own contiguous share (no shared counter, so the
+  // threads do not pass a cache line back and forth for every chunk), taking half of what is
+  // left of it at a time; then it takes halves of what is left of the others' shares, so that a
+  // thread slowed down by the machine does not hold the others back.
+  const int64_t threads = std::min<int64_t>(n_threads_, units);
+  for (int64_t t = 0; t < n_threads_; ++t) {
+    Share& s = shares_[size_t(t)];
+    s.end = t < threads ? units * (t + 1) / threads : 0;
+    s.next.store(t < threads ? units * t / threads : 0, std::memory_order_relaxed);
+  }
+  Run([&](int self) {
+    for (int64_t k = 0; k < n_threads_; ++k) {
+      Share& s = shares_[size_t((self + k) % n_threads_)];
+      int64_t u = s.next.load(std::memory_order_relaxed);
+      while (u < s.end) {
+        const int64_t take = std::max<int64_t>(1, (s.end - u) / 2);
+        if (!s.next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
+        fn(u * align, std::min<int64_t>(n, (u + take) * align));
+        u = s.next.load(std::memory_order_relaxed);
+      }
     }
   });
 }

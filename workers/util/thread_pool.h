@@ -26,8 +26,9 @@ class ThreadPool {
   // returns when all have finished. Not reentrant; one caller at a time.
   void Run(const std::function<void(int)>& fn);
 
-  // Splits [0, n) into contiguous chunks, handed out to the threads dynamically, and runs
-  // fn(begin, end) on each. Chunk boundaries are multiples of `align` (except the last end).
+  // Splits [0, n) into contiguous chunks and runs fn(begin, end) on each: every thread starts on
+  // its own contiguous share and, when done, takes chunks from the shares of the others. Chunk
+  // boundaries are multiples of `align` (except the last end).
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t align = 1);
 
   static int DefaultThreads();
@@ -35,12 +36,21 @@ class ThreadPool {
  private:
   void WorkerLoop(int index);
 
+  // One thread's share of a ParallelFor: units [next, end), taken from the front by the
+  // owner and by the threads that have finished their own. Own cache line each.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+
   int n_threads_;
   std::vector<std::thread> workers_;
-  const std::function<void(int)>* job_ = nullptr;  // Guarded by mu_ (published via generation_)
+  const std::function<void(int)>* job_ = nullptr;  // published by the increment of generation_
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<int> sleepers_{0};  // workers waiting on cv_ (the others spin on generation_)
+  std::vector<Share> shares_;     // n_threads_ of them
   std::mutex mu_;
   std::condition_variable cv_;
 };

@@ -1,9 +1,12 @@
-// ThreadPool: every index runs exactly once, chunks cover the range, repeated runs work.
+// ThreadPool: every index runs exactly once, chunks cover the range, a stalled thread's share
+// is finished by the others, repeated runs work.
 #include "util/thread_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace squeeze {
@@ -24,6 +27,25 @@ TEST(ThreadPoolTest, ParallelForCoversRangeOnceWithAlignedChunks) {
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
     }
   }
+}
+
+// The thread that takes the first chunk of the second share stalls in it; the rest of that
+// share (half of it: the first chunk is the other half) must be done by the other thread.
+TEST(ThreadPoolTest, ParallelForTakesOverTheShareOfAStalledThread) {
+  ThreadPool pool(2);
+  const int64_t n = 64;
+  std::vector<std::thread::id> ran(n);
+  std::atomic<bool> stalled{false};
+  pool.ParallelFor(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) ran[i] = std::this_thread::get_id();
+    if (b == n / 2 && !stalled.exchange(true))
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  ASSERT_TRUE(stalled.load()) << "no chunk started at the second share";
+  const std::thread::id slow = ran[n / 2];
+  int64_t by_others = 0;
+  for (int64_t i = n / 2; i < n; ++i) by_others += ran[i] != slow;
+  EXPECT_GE(by_others, n / 4) << "the stalled thread's share was not taken over";
 }
 
 TEST(ThreadPoolTest, RunCallsEveryThreadIndexOnceManyTimes) {
