@@ -69,7 +69,7 @@ extern const MatmulKernels kMatmulSparseAvx2[kWeightFormatCount];
 extern const CsrKernels kCsrAvx2F32;
 extern const CsrKernels kCsrAvx2F16;
 
-// AVX2 attention vector kernels (vec_avx2.cc).
+// AVX2 vector kernels: attention and the element-wise steps (vec_avx2.cc).
 extern const VecKernels kVecAvx2;
 
 // The kernels of format f at exactly this level (no fallback; for kRef the reference kernels),

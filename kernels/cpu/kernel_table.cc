@@ -1,5 +1,5 @@
 // Dispatch of matrix kernels by (format, instruction set), falling back to lower levels, and of
-// the attention vector kernels by instruction set.
+// the vector kernels (attention, element-wise steps) by instruction set.
 #include "cpu/cpu_kernels.h"
 #include "squeeze/kernels/fp16.h"
 
@@ -99,7 +99,7 @@ const CsrKernels& GetCsrKernels(WeightFormat values, Isa isa) {
 }
 
 const VecKernels& GetVecKernels(Isa isa) {
-  static const VecKernels kRef = {dot_ref, axpy_ref};
+  static const VecKernels kRef = {dot_ref, axpy_ref, rmsnorm_ref, swiglu_ref};
   return isa >= Isa::kAvx2 && IsaSupported(Isa::kAvx2) ? cpu::kVecAvx2 : kRef;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -185,6 +186,8 @@ TEST(DotAxpyTest, MatchDoubleSums) {
 TEST(VecKernelsTest, EveryLevelMatchesReference) {
   EXPECT_EQ(GetVecKernels(Isa::kRef).dot, &dot_ref);
   EXPECT_EQ(GetVecKernels(Isa::kRef).axpy, &axpy_ref);
+  EXPECT_EQ(GetVecKernels(Isa::kRef).rmsnorm, &rmsnorm_ref);
+  EXPECT_EQ(GetVecKernels(Isa::kRef).swiglu, &swiglu_ref);
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!IsaSupported(isa)) continue;
     SCOPED_TRACE(IsaName(isa));
@@ -202,6 +205,58 @@ TEST(VecKernelsTest, EveryLevelMatchesReference) {
       k.axpy(y.data(), -0.75f, a.data(), n);
       for (int64_t i = 0; i < n; ++i)
         ASSERT_EQ(y[i], std::fma(-0.75f, a[i], b[i])) << "n " << n << " i " << i;
+    }
+  }
+}
+
+// rmsnorm and swiglu of every supported SIMD level against the reference, on lengths around
+// the 8-wide step (in place too): rmsnorm within 2 ulp (only the double sum's order differs),
+// swiglu within 4 ulp plus a tiny absolute term (its exp is a polynomial), and the edges: zero,
+// large magnitudes of both signs, infinities and NaN give what the reference gives.
+TEST(VecKernelsTest, ElementwiseStepsMatchReference) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    SCOPED_TRACE(IsaName(isa));
+    const VecKernels& k = GetVecKernels(isa);
+    EXPECT_NE(k.rmsnorm, &rmsnorm_ref) << "no SIMD rmsnorm at this level";
+    EXPECT_NE(k.swiglu, &swiglu_ref) << "no SIMD swiglu at this level";
+    for (int64_t n : {1, 7, 8, 9, 31, 768, 2051}) {
+      const std::vector<float> x = RandomVector(n, 3.0f, 41), w = RandomVector(n, 2.0f, 42);
+      std::vector<float> want(n), got(n, std::nanf("")), inplace = x;
+      rmsnorm_ref(want.data(), x.data(), w.data(), n, 1e-5f);
+      k.rmsnorm(got.data(), x.data(), w.data(), n, 1e-5f);
+      k.rmsnorm(inplace.data(), inplace.data(), w.data(), n, 1e-5f);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(got[i], want[i], 2.4e-7 * std::fabs(want[i]))
+            << "rmsnorm n " << n << " i " << i;
+        ASSERT_EQ(inplace[i], got[i]) << "rmsnorm in place, n " << n << " i " << i;
+      }
+      const std::vector<float> up = RandomVector(n, 2.0f, 43);
+      std::vector<float> g_want = RandomVector(n, 12.0f, 44), g_got = g_want;
+      swiglu_ref(g_want.data(), up.data(), n);
+      k.swiglu(g_got.data(), up.data(), n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_NEAR(g_got[i], g_want[i], 4.8e-7 * std::fabs(g_want[i]) + 1e-30)
+            << "swiglu n " << n << " i " << i;
+    }
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> edge = {0.0f,  -0.0f,  1e-30f,        -1e-30f, 20.0f, -20.0f,
+                               88.0f, -88.0f, 100.0f,        -100.0f, 1e30f, -1e30f,
+                               inf,   -inf,   std::nanf(""), 3.0f};
+    const int64_t m = int64_t(edge.size());
+    const std::vector<float> up(m, 1.5f);
+    std::vector<float> want = edge, got = edge;
+    swiglu_ref(want.data(), up.data(), m);
+    k.swiglu(got.data(), up.data(), m);
+    for (int64_t i = 0; i < m; ++i) {
+      SCOPED_TRACE(edge[i]);
+      if (std::isnan(want[i])) {
+        EXPECT_TRUE(std::isnan(got[i]));
+      } else if (std::isinf(want[i])) {
+        EXPECT_EQ(got[i], want[i]);
+      } else {
+        EXPECT_NEAR(got[i], want[i], 4.8e-7 * std::fabs(want[i]) + 1e-30);
+      }
     }
   }
 }

@@ -193,6 +193,7 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
   const ModelConfig& c = model_.config;
   const int64_t dim = c.dim, hd = c.head_dim(), half = hd / 2;
   const Isa isa = opts_.isa;
+  const VecKernels& vec = GetVecKernels(isa);
   const int64_t pos = pos_;
 
   for (int64_t t = 0; t < n; ++t) model_.embedding.RowToFloat(tokens[t], x_.data() + t * dim);
@@ -206,7 +207,7 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     const LayerShape& s = shapes_[l];
     const int64_t q_dim = s.q_dim(), kv_dim = s.kv_dim(), hidden = s.hidden_dim;
     for (int64_t t = 0; t < n; ++t)
-      rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.attn_norm.data(), dim, c.norm_eps);
+      vec.rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, w.attn_norm.data(), dim, c.norm_eps);
     observe(l, LinearSite::kQkv, xb_.data(), dim);
     const WeightTensor* qkv[] = {&w.wq, &w.wk, &w.wv};
     float* qkv_out[] = {q_.data(), k_.data(), v_.data()};
@@ -249,12 +250,12 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
     for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
 
     for (int64_t t = 0; t < n; ++t)
-      rmsnorm_ref(xb_.data() + t * dim, x_.data() + t * dim, w.ffn_norm.data(), dim, c.norm_eps);
+      vec.rmsnorm(xb_.data() + t * dim, x_.data() + t * dim, w.ffn_norm.data(), dim, c.norm_eps);
     observe(l, LinearSite::kGateUp, xb_.data(), dim);
     const WeightTensor* gate_up[] = {&w.w_gate, &w.w_up};
     float* gate_up_out[] = {hb_.data(), hb2_.data()};
     LinearGroup(pool_, isa, gate_up, xb_.data(), n, gate_up_out);
-    swiglu_ref(hb_.data(), hb2_.data(), n * hidden);
+    vec.swiglu(hb_.data(), hb2_.data(), n * hidden);
     observe(l, LinearSite::kDown, hb_.data(), hidden);
     Linear(pool_, isa, w.w_down, hb_.data(), n, xb_.data());
     for (int64_t i = 0; i < n * dim; ++i) x_[i] += xb_[i];
@@ -263,7 +264,7 @@ void Engine::ForwardBatch(const int32_t* tokens, int64_t n, float* logits, bool 
   if (!logits || layers < c.n_layers) return;
   const int64_t first = all_logits ? 0 : n - 1;
   for (int64_t t = first; t < n; ++t)
-    rmsnorm_ref(x_.data() + t * dim, x_.data() + t * dim, model_.final_norm.data(), dim,
+    vec.rmsnorm(x_.data() + t * dim, x_.data() + t * dim, model_.final_norm.data(), dim,
                 c.norm_eps);
   Linear(pool_, isa, model_.classifier(), x_.data() + first * dim, n - first, logits);
 }

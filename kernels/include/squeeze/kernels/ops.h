@@ -31,12 +31,15 @@ float dot_ref(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i]
 void axpy_ref(float* y, float a, const float* x, int64_t n);
 
-// The vector kernels of attention (scores q · k and the weighted sum of values), per
-// instruction set: dot_ref / axpy_ref, or SIMD versions with the same contract (dot may sum in
-// another order).
+// The vector kernels of attention (scores q · k and the weighted sum of values) and of the
+// block's element-wise steps, per instruction set: the _ref functions, or SIMD versions with the
+// same contract (dot and rmsnorm may sum in another order; swiglu's exp is a polynomial within
+// a few ulp of expf).
 struct VecKernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);
+  void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps);
+  void (*swiglu)(float* gate, const float* up, int64_t n);
 };
 // The best kernels at or below `isa` (AVX2 serves the AVX-512 level too).
 const VecKernels& GetVecKernels(Isa isa);
