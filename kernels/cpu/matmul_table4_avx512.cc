@@ -1,19 +1,20 @@
 // AVX-512 matrix kernels for the 4-bit table formats (nf4, fp4) in fixed point: the AVX2 scheme
 // (matmul_table4_avx2.cc: the table as int16 values times kTableScale, the inputs rounded per
 // block of 64 to int16 q = nearbyint(x * 16383 / absmax), vpmaddwd products summed in int32,
-// one conversion and one FMA per block) with one block per 512-bit vector. The block's 32 code
-// bytes and the same bytes shifted right by 4 go into the two 256-bit halves of one vector, so
-// that one mask gives all 64 nibbles, two vpshufb their table bytes (low and high) and two
-// unpacks the 64 int16 weights: 5 shuffles per block against 8 on AVX2, and half the
-// multiply-adds and conversions (d_w * d_x: a multiply and the FMA by broadcast memory operands;
-// even and odd blocks sum into two accumulators). An int32 lane sums 4 products of |table| <= 8192
-// and |q| <= 16383, at most 2^29 in magnitude. The results are those of the AVX2 kernels up to the
-// order of the f32 operations, within the tests' bound (matmul_test.cc, FixedPointBounds).
+// one conversion and one FMA per block) with one block per 512-bit vector pair. The block's 32
+// code bytes are widened to 32 words (vpmovzxbw); the words themselves (vpermw reads their low
+// 5 bits, and the table is there twice) and the words shifted right by 4 index the int16 table
+// with one vpermw each: 4 operations from codes to the 64 int16 weights, against 7 with byte
+// lookups (two vpshufb for the table's low and high bytes, two unpacks; 20% slower in cache
+// and from memory on the Zen 5 development VM) and 8 on AVX2. d_w * d_x: a multiply and the FMA
+// by broadcast memory operands (no shuffle); even and odd blocks sum into two accumulators. An
+// int32 lane sums 4 products of |table| <= 8192 and |q| <= 16383, at most 2^29 in magnitude.
+// The results are those of the AVX2 kernels up to the order of the f32 operations, within the
+// tests' bound (matmul_test.cc, FixedPointBounds).
 //
 // Order: in each 16-byte half L of a block's codes, byte i holds weight 32L + i (low nibble)
-// and 32L + 16 + i (high nibble). The 128-bit lanes of the nibble vector are then weights
-// 0-15, 32-47, 16-31 and 48-63; unpacking the table bytes gives weights [0-7 | 32-39 | 16-23 |
-// 48-55] and [8-15 | 40-47 | 24-31 | 56-63], the order of the prepared inputs.
+// and 32L + 16 + i (high nibble). The low nibbles of the 32 bytes are then weights 0-15 and
+// 32-47, the high ones 16-31 and 48-63: the order of the two prepared input vectors.
 // Compiled with -mavx512f/bw/vl/dq: everything stays in the anonymous namespace and uses only
 // intrinsics and plain loops, so no AVX-512 copy of a shared inline function can leak out.
 
@@ -53,8 +54,8 @@ constexpr int64_t Blocks(int64_t cols) {
 }
 
 // ---- Prepared inputs ----
-// Per block: 64 int16 codes (128 bytes, as two vectors in the order above), then, after all
-// blocks, one f32 per block: absmax / 16383.
+// Per block: 64 int16 codes (128 bytes, as two vectors in the order above: columns 0-15 and
+// 32-47, then 16-31 and 48-63), then, after all blocks, one f32 per block: absmax / 16383.
 int64_t PreparedBytes(int64_t cols) {
   return Blocks(cols) * (2 * kBlock + 4);
 }
@@ -71,24 +72,9 @@ __mmask16 Mask16(int64_t n) {
   return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// The column of each word of the two prepared vectors, as vpermt2w indices into the block's
-// columns in order (words 0-31 of the first operand, 32-63 of the second).
-struct Order {
-  alignas(64) uint16_t v[2][32];
-};
-constexpr Order MakeOrder() {
-  Order o{};
-  constexpr int kLane[4] = {0, 32, 16, 48};
-  for (int h = 0; h < 2; ++h)
-    for (int k = 0; k < 32; ++k) o.v[h][k] = uint16_t(kLane[k / 8] + 8 * h + k % 8);
-  return o;
-}
-constexpr Order kOrder = MakeOrder();
-
 void Prepare(const float* x, int64_t cols, void* buf) {
   int16_t* codes = static_cast<int16_t*>(buf);
   float* scales = const_cast<float*>(PreparedScales(buf, cols));
-  const __m512i order0 = _mm512_load_si512(kOrder.v[0]), order1 = _mm512_load_si512(kOrder.v[1]);
   for (int64_t b = 0; b < Blocks(cols); ++b) {
     __m512 v[4];
     __m512 vmax = _mm512_setzero_ps();
@@ -103,29 +89,24 @@ void Prepare(const float* x, int64_t cols, void* buf) {
     __m256i q[4];
     for (int g = 0; g < 4; ++g)
       q[g] = _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v[g], s)));
-    const __m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);  // columns 0-31
-    const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(q[2]), q[3], 1);  // 32-63
     __m512i* dst = reinterpret_cast<__m512i*>(codes + b * kBlock);
-    _mm512_storeu_si512(dst, _mm512_permutex2var_epi16(lo, order0, hi));
-    _mm512_storeu_si512(dst + 1, _mm512_permutex2var_epi16(lo, order1, hi));
+    _mm512_storeu_si512(dst, _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[2], 1));
+    _mm512_storeu_si512(dst + 1, _mm512_inserti64x4(_mm512_castsi256_si512(q[1]), q[3], 1));
   }
 }
 
 // ---- Weights ----
-// The low and high bytes of the int16 table, each 16 bytes repeated in the four lanes.
+// The int16 table twice, in words 0-15 and 16-31: vpermw reads 5 index bits, so a word holding
+// a whole code byte (low nibble + 16 * high) finds its low nibble's value with no mask.
 template <class F>
 struct Lookup {
-  __m512i lo, hi;
+  __m512i table;
   const float* half = HalfToFloatTable();
   Lookup() {
-    alignas(16) uint8_t t[2][16];
-    for (int i = 0; i < 16; ++i) {
-      const auto v = uint16_t(int16_t(__builtin_nearbyintf(F::kTable[i] * F::kTableScale)));
-      t[0][i] = uint8_t(v);
-      t[1][i] = uint8_t(v >> 8);
-    }
-    lo = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t[0])));
-    hi = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t[1])));
+    alignas(64) int16_t t[32];
+    for (int i = 0; i < 32; ++i)
+      t[i] = int16_t(__builtin_nearbyintf(F::kTable[i % 16] * F::kTableScale));
+    table = _mm512_load_si512(t);
   }
 };
 
@@ -136,7 +117,6 @@ inline __attribute__((always_inline)) void Rows(const Lookup<F>& t, const uint8_
                                                 int64_t stride, const void* const* x, float* y,
                                                 int64_t ldy, int64_t ys, int64_t cols) {
   using B = typename F::Block;
-  const __m512i nib = _mm512_set1_epi8(0x0f);
   const int16_t* codes[T];
   const float* scales[T];
   __m512 acc[R][2][T];  // per row, even and odd blocks: two FMA chains
@@ -150,11 +130,10 @@ inline __attribute__((always_inline)) void Rows(const Lookup<F>& t, const uint8_
   auto block = [&](const uint8_t* w, int64_t b, __m512* sum) __attribute__((always_inline)) {
     const uint8_t* blk = w + b * int64_t(sizeof(B));
     PrefetchAhead<sizeof(B)>(blk);
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs)));
-    const __m512i idx = _mm512_and_si512(
-        _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), nib);
-    const __m512i l = _mm512_shuffle_epi8(t.lo, idx), h = _mm512_shuffle_epi8(t.hi, idx);
-    const __m512i w0 = _mm512_unpacklo_epi8(l, h), w1 = _mm512_unpackhi_epi8(l, h);
+    const __m512i v = _mm512_cvtepu8_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(B, qs))));
+    const __m512i w0 = _mm512_permutexvar_epi16(v, t.table);
+    const __m512i w1 = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), t.table);
     uint16_t dbits;
     std::memcpy(&dbits, blk + offsetof(B, d), 2);
     const __m512 d = _mm512_set1_ps(t.half[dbits]);
