@@ -88,7 +88,45 @@ void Tile(const uint8_t* w, int64_t row_bytes, const uint16_t* xb, float* y, int
     for (int j = 0; j < T; ++j) y[j * ldy + i] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-constexpr int kGemvRows = 8, kGemmRows = 6, kGemmTokens = 4;
+// gemv of S far-apart parts of the rows side by side, A adjacent rows in each (rows
+// r + a + s * part), prefetching kPrefetchBytes ahead; as Tile<S * A, 1> otherwise (see
+// matmul_avx512.cc, kGemvParts: one thread reads 4 distant streams faster than adjacent rows).
+template <int S, int A>
+void SplitTile(const uint8_t* w, int64_t row_bytes, int64_t part_bytes, const uint16_t* xb,
+               float* y, int64_t part, int64_t cols) {
+  __m512 acc[S][A];
+#pragma GCC unroll 8
+  for (int s = 0; s < S; ++s)
+#pragma GCC unroll 8
+    for (int a = 0; a < A; ++a) acc[s][a] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + kPair <= cols; c += kPair) {
+    const __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + c);
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s)
+#pragma GCC unroll 8
+      for (int a = 0; a < A; ++a) {
+        const uint8_t* r = w + s * part_bytes + a * row_bytes + 2 * c;
+        PrefetchAhead<2 * kPair>(r);
+        acc[s][a] = _mm512_dpbf16_ps(acc[s][a], (__m512bh)_mm512_loadu_si512(r), xv);
+      }
+  }
+  if (c < cols) {
+    const __mmask32 m = __mmask32((1u << (cols - c)) - 1);
+    const __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + c);
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s)
+#pragma GCC unroll 8
+      for (int a = 0; a < A; ++a) {
+        const uint8_t* r = w + s * part_bytes + a * row_bytes + 2 * c;
+        acc[s][a] = _mm512_dpbf16_ps(acc[s][a], (__m512bh)_mm512_maskz_loadu_epi16(m, r), xv);
+      }
+  }
+  for (int s = 0; s < S; ++s)
+    for (int a = 0; a < A; ++a) y[s * part + a] = _mm512_reduce_add_ps(acc[s][a]);
+}
+
+constexpr int kGemvParts = 4, kGemvAdjacent = 2, kGemmRows = 6, kGemmTokens = 4;
 
 uint16_t* Scratch(int64_t n, int64_t cols) {
   auto* p = static_cast<uint16_t*>(ThreadScratch(size_t(n * Padded(cols)) * sizeof(uint16_t)));
@@ -100,10 +138,12 @@ void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t ro
   uint16_t* xb = Scratch(1, cols);
   RoundInputs(x, 1, cols, xb);
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
-  for (; r + kGemvRows <= rows; r += kGemvRows)
-    Tile<kGemvRows, 1>(p + r * row_bytes, row_bytes, xb, y + r, 0, cols);
-  for (; r < rows; ++r) Tile<1, 1>(p + r * row_bytes, row_bytes, xb, y + r, 0, cols);
+  const int64_t part = rows / kGemvParts / kGemvAdjacent * kGemvAdjacent;
+  for (int64_t r = 0; r < part; r += kGemvAdjacent)
+    SplitTile<kGemvParts, kGemvAdjacent>(p + r * row_bytes, row_bytes, part * row_bytes, xb, y + r,
+                                         part, cols);
+  for (int64_t r = kGemvParts * part; r < rows; ++r)
+    Tile<1, 1>(p + r * row_bytes, row_bytes, xb, y + r, 0, cols);
 }
 
 template <int R>
