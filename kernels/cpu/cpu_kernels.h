@@ -42,11 +42,12 @@ extern const MatmulKernels kMatmulLowbitVbmi512[kWeightFormatCount];
 extern const PreparedGemv kPreparedLowbitVbmi512[kWeightFormatCount];
 // The prepared-activation gemv of kMatmulIntAvx2 (integer dot products with vpmaddubsw), of
 // kMatmulTable4Avx2 (nf4/fp4 in fixed point: inputs rounded to int16 blocks) and of the AVX2
-// w8a8 row (the token quantized once).
+// and AVX-512 VNNI w8a8 rows (the token quantized once).
 extern const PreparedGemv kPreparedAvx2[kWeightFormatCount];  // bf16: x rounded once
 extern const PreparedGemv kPreparedIntAvx2[kWeightFormatCount];
 extern const PreparedGemv kPreparedTable4Avx2[kWeightFormatCount];
 extern const PreparedGemv kPreparedW8a8Avx2[kWeightFormatCount];
+extern const PreparedGemv kPreparedW8a8Avx512[kWeightFormatCount];
 
 // BF16 with the AVX512-BF16 dot-product instruction (matmul_bf16_avx512bf16.cc); at the
 // AVX-512 level it replaces kMatmulAvx512's bf16 row on CPUs with AVX512-BF16.

@@ -90,6 +90,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];
   if (k == &cpu::kMatmulTable4Avx512[i]) p = &cpu::kPreparedTable4Avx512[i];
   if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
+  if (k == &cpu::kMatmulW8a8Avx512[i]) p = &cpu::kPreparedW8a8Avx512[i];
   return p != nullptr && p->gemv != nullptr ? p : nullptr;
 }
 

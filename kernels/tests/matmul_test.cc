@@ -635,8 +635,8 @@ TEST(MatmulDispatchTest, VbmiKernelsServeQ4Q3AndQ2) {
 // and the reference, over row counts and widths that cover whole 128-column steps, 64- and
 // 32-column tails and row tails; and null where the kernels have no prepared path. The AVX2
 // level has one for every integer format, nf4/fp4, w8a8 and bf16; the AVX-512 level for the q8 and
-// q4 formats on CPUs with AVX512-VNNI, and for q3/q2 where they also have AVX512-VBMI (the q4
-// ones then come from the VBMI kernels).
+// q4 formats and w8a8 on CPUs with AVX512-VNNI, and for q3/q2 where they also have AVX512-VBMI
+// (the q4 ones then come from the VBMI kernels).
 void CheckPrepared(WeightFormat f, Isa isa) {
   const PreparedGemv* p = GetPreparedGemv(f, isa);
   ASSERT_NE(p, nullptr);
@@ -694,6 +694,10 @@ TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
       ASSERT_EQ(GetPreparedGemv(f, Isa::kAvx512) != nullptr, prepared);
       if (prepared) CheckPrepared(f, Isa::kAvx512);
     }
+    SCOPED_TRACE("avx512 w8a8");
+    EXPECT_EQ(GetPreparedGemv(WeightFormat::kW8A8, Isa::kAvx512),
+              &cpu::kPreparedW8a8Avx512[int(WeightFormat::kW8A8)]);
+    CheckPrepared(WeightFormat::kW8A8, Isa::kAvx512);
     tested = true;
   }
   if (IsaSupported(Isa::kAvx512)) {  // the fixed-point nf4/fp4 kernels need AVX512-BW only
