@@ -99,8 +99,9 @@ void SplitTile(const uint8_t* w, int64_t row_bytes, int64_t part_bytes, const ui
   for (int s = 0; s < S; ++s)
 #pragma GCC unroll 8
     for (int a = 0; a < A; ++a) acc[s][a] = _mm512_setzero_ps();
-  int64_t c = 0;
-  for (; c + kPair <= cols; c += kPair) {
+  // Every step reads with a mask (all ones but at the end; the rounded inputs are zero-padded).
+  for (int64_t c = 0; c < cols; c += kPair) {
+    const __mmask32 m = cols - c >= kPair ? ~__mmask32(0) : __mmask32((1u << (cols - c)) - 1);
     const __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + c);
 #pragma GCC unroll 8
     for (int s = 0; s < S; ++s)
@@ -108,17 +109,6 @@ void SplitTile(const uint8_t* w, int64_t row_bytes, int64_t part_bytes, const ui
       for (int a = 0; a < A; ++a) {
         const uint8_t* r = w + s * part_bytes + a * row_bytes + 2 * c;
         PrefetchAhead<2 * kPair>(r);
-        acc[s][a] = _mm512_dpbf16_ps(acc[s][a], (__m512bh)_mm512_loadu_si512(r), xv);
-      }
-  }
-  if (c < cols) {
-    const __mmask32 m = __mmask32((1u << (cols - c)) - 1);
-    const __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + c);
-#pragma GCC unroll 8
-    for (int s = 0; s < S; ++s)
-#pragma GCC unroll 8
-      for (int a = 0; a < A; ++a) {
-        const uint8_t* r = w + s * part_bytes + a * row_bytes + 2 * c;
         acc[s][a] = _mm512_dpbf16_ps(acc[s][a], (__m512bh)_mm512_maskz_loadu_epi16(m, r), xv);
       }
   }
