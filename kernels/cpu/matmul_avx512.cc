@@ -151,7 +151,8 @@ void GemvSplit(const void* w, int64_t row_bytes, const float* x, float* y, int64
 // gemv (f32, f16): 4 far-apart parts of the rows, 2 adjacent rows in each, 8 FMA chains
 // sharing each load of x. On the 2-core Zen 5 development VM one thread reads from memory
 // faster from 4 distant streams than from 8 adjacent rows (README, "On an AVX-512 machine"):
-// decode of the 125m model f32 8.3-8.6 -> 6.2-7.2 ms/token, f16 3.7-4.4 -> 3.2-3.4.
+// decode of the 125m model f32 8.3-8.6 -> 6.2-7.2 ms/token, f16 3.7-4.4 -> 3.2-3.3 (3 of 4
+// runs; the 4th 5.2, a slow spell).
 constexpr int kGemvParts = 4, kGemvAdjacent = 2;
 // gemv of bf16 without the BF16 instructions: 8 adjacent rows at a time (8 FMA chains).
 constexpr int kGemvRows = 8;
