@@ -2,7 +2,7 @@
 // quantizes its input tokens to int8 once into a per-thread buffer (a gemv can also take them
 // prepared once by its caller: PreparedGemv), then tiles of R rows x T tokens accumulate exact
 // int32 dot products with vpdpbusd, and the two scales are applied once per output. A gemv walks
-// 4 far-apart parts of its rows side by side (tile_loops.h, GemvOnPrepared). Compiled with
+// 4 far-apart parts of its rows side by side (as tile_loops.h, GemvOnPrepared). Compiled with
 // -mavx512f/bw/vl/dq and -mavx512vnni: kernel_table.cc only hands these out on CPUs with
 // AVX512-VNNI (elsewhere the AVX2 W8A8 kernels run at the AVX-512 level). Everything stays in the
 // anonymous namespace and uses only intrinsics and plain loops.
