@@ -141,11 +141,12 @@ template <WeightFormat F, int S, int A>
 void GemvSplit(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows,
                int64_t cols) {
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  const int64_t part = rows / S / A * A;
-  int64_t r = 0;
-  for (; r < part; r += A)
-    SplitTile<F, S, A>(p + r * row_bytes, row_bytes, part * row_bytes, x, y + r, part, cols);
-  for (r = S * part; r < rows; ++r) tile<F, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols);
+  SplitRowLoop<S, A>(
+      rows,
+      [&](int64_t r, int64_t part) {
+        SplitTile<F, S, A>(p + r * row_bytes, row_bytes, part * row_bytes, x, y + r, part, cols);
+      },
+      [&](int64_t r) { tile<F, 1, 1>(p + r * row_bytes, row_bytes, x, y + r, 0, cols); });
 }
 
 // gemv (f32, f16): 4 far-apart parts of the rows, 2 adjacent rows in each, 8 FMA chains

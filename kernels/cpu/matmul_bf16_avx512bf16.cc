@@ -128,12 +128,13 @@ void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t ro
   uint16_t* xb = Scratch(1, cols);
   RoundInputs(x, 1, cols, xb);
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  const int64_t part = rows / kGemvParts / kGemvAdjacent * kGemvAdjacent;
-  for (int64_t r = 0; r < part; r += kGemvAdjacent)
-    SplitTile<kGemvParts, kGemvAdjacent>(p + r * row_bytes, row_bytes, part * row_bytes, xb, y + r,
-                                         part, cols);
-  for (int64_t r = kGemvParts * part; r < rows; ++r)
-    Tile<1, 1>(p + r * row_bytes, row_bytes, xb, y + r, 0, cols);
+  SplitRowLoop<kGemvParts, kGemvAdjacent>(
+      rows,
+      [&](int64_t r, int64_t part) {
+        SplitTile<kGemvParts, kGemvAdjacent>(p + r * row_bytes, row_bytes, part * row_bytes, xb,
+                                             y + r, part, cols);
+      },
+      [&](int64_t r) { Tile<1, 1>(p + r * row_bytes, row_bytes, xb, y + r, 0, cols); });
 }
 
 template <int R>

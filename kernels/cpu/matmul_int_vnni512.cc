@@ -262,14 +262,14 @@ constexpr int kSplit = 4;
 template <class B>
 void RowLoopSplit(const uint8_t* w, int64_t row_bytes, const ActQ& a, float* y, int64_t rows,
                   int64_t cols) {
-  const int64_t part = rows / kSplit;
-  for (int64_t i = 0; i < part; ++i) {
-    float out[kSplit];
-    Tile<B, kSplit, 1>(w + i * row_bytes, part * row_bytes, &a, out, 0, cols);
-    for (int k = 0; k < kSplit; ++k) y[i + k * part] = out[k];
-  }
-  for (int64_t r = kSplit * part; r < rows; ++r)
-    Tile<B, 1, 1>(w + r * row_bytes, row_bytes, &a, y + r, 0, cols);
+  SplitRowLoop<kSplit, 1>(
+      rows,
+      [&](int64_t i, int64_t part) {
+        float out[kSplit];
+        Tile<B, kSplit, 1>(w + i * row_bytes, part * row_bytes, &a, out, 0, cols);
+        for (int k = 0; k < kSplit; ++k) y[i + k * part] = out[k];
+      },
+      [&](int64_t r) { Tile<B, 1, 1>(w + r * row_bytes, row_bytes, &a, y + r, 0, cols); });
 }
 
 uint8_t* ActScratch(int64_t n, int64_t cols) {

@@ -197,11 +197,12 @@ void GemvQuantized(const void* w, int64_t row_bytes, const Quantized& in, float*
                    int64_t cols) {
   constexpr int kR = kGemvParts * kGemvAdjacent;
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  const int64_t part = rows / kGemvParts / kGemvAdjacent * kGemvAdjacent;
-  for (int64_t r = 0; r < part; r += kGemvAdjacent)
-    Tile<kR, 1, kGemvAdjacent>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols, part);
-  for (int64_t r = kGemvParts * part; r < rows; ++r)
-    Tile<1, 1>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols);
+  SplitRowLoop<kGemvParts, kGemvAdjacent>(
+      rows,
+      [&](int64_t r, int64_t part) {
+        Tile<kR, 1, kGemvAdjacent>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols, part);
+      },
+      [&](int64_t r) { Tile<1, 1>(p + r * row_bytes, row_bytes, in, 0, y + r, 0, cols); });
 }
 
 void Gemv(const void* w, int64_t row_bytes, const float* x, float* y, int64_t rows, int64_t cols) {

@@ -166,6 +166,16 @@ inline uint8_t* PreparedScratch(int64_t bytes) {
   return static_cast<uint8_t*>(p);
 }
 
+// The row loop of a gemv that walks S far-apart parts of its rows side by side, A adjacent rows
+// of each at a time: split(r, part) for r = 0, A, 2A, ... < part covers rows r + a + s * part
+// (a < A, s < S); one(r) then takes each row left over, one at a time.
+template <int S, int A, class Split, class One>
+inline __attribute__((always_inline)) void SplitRowLoop(int64_t rows, Split split, One one) {
+  const int64_t part = rows / S / A * A;
+  for (int64_t r = 0; r < part; r += A) split(r, part);
+  for (int64_t r = S * part; r < rows; ++r) one(r);
+}
+
 // With kSplit > 1 the rows are cut into kSplit parts walked side by side (rows i, i + part,
 // i + 2 part, ...): kSplit streams from memory, as far apart as the rows allow. On the 2-core
 // Zen 5 development VM one thread read q8_g32 and q4_g128 from memory ~1.6x as fast this way as
@@ -177,13 +187,17 @@ void GemvOnPrepared(const void* w, int64_t row_bytes, const void* prepared, floa
   const K k;
   const typename K::View v = K::ViewOf(prepared, cols);
   const uint8_t* p = static_cast<const uint8_t*>(w);
-  int64_t r = 0;
+  auto one = [&](int64_t r) { k.template Row<1>(p + r * row_bytes, &v, y + r, 0, cols); };
   if constexpr (K::kSplit > 1) {
-    const int64_t part = rows / K::kSplit;
-    for (; r < part; ++r) k.Rows(p + r * row_bytes, part * row_bytes, v, y + r, part, cols);
-    r = part * K::kSplit;
+    SplitRowLoop<K::kSplit, 1>(
+        rows,
+        [&](int64_t r, int64_t part) {
+          k.Rows(p + r * row_bytes, part * row_bytes, v, y + r, part, cols);
+        },
+        one);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) one(r);
   }
-  for (; r < rows; ++r) k.template Row<1>(p + r * row_bytes, &v, y + r, 0, cols);
 }
 
 template <class K>
