@@ -19,9 +19,10 @@ extern const MatmulKernels kMatmulIntAvx512[kWeightFormatCount];
 extern const MatmulKernels kMatmulFloat8Avx2[kWeightFormatCount];    // fp8 at the AVX2 level
 extern const MatmulKernels kMatmulTable4Avx2[kWeightFormatCount];    // nf4, fp4 at the AVX2 level
 extern const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount];  // fp8 at the AVX-512 level
-// nf4, fp4 at the AVX-512 level, in fixed point as the AVX2 ones (matmul_table4_avx512.cc).
-extern const MatmulKernels kMatmulTable4Avx512[kWeightFormatCount];
-extern const PreparedGemv kPreparedTable4Avx512[kWeightFormatCount];
+// nf4, fp4 at the AVX-512 level, in fixed point as the AVX2 ones (matmul_table4_vnni512.cc;
+// needs AVX512-VNNI, and where the CPU lacks it the AVX2 kernels serve the AVX-512 level).
+extern const MatmulKernels kMatmulTable4Vnni512[kWeightFormatCount];
+extern const PreparedGemv kPreparedTable4Vnni512[kWeightFormatCount];
 // Formats that also transform the inputs, one table per format and level (only that format's
 // row is set): w8a8 (matmul_w8a8_<isa>.cc; the AVX-512 one needs AVX512-VNNI, and where the CPU
 // lacks it the AVX2 kernels serve the AVX-512 level) and tf32 (matmul_tf32_<isa>.cc).

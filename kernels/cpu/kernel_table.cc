@@ -58,7 +58,8 @@ const MatmulKernels& KernelsAtLevel(WeightFormat f, Isa isa) {
       if (Complete(kMatmulW8a8Avx512[i]))
         return HasAvx512Vnni() ? kMatmulW8a8Avx512[i] : kMatmulW8a8Avx2[i];
       if (Complete(kMatmulTf32Avx512[i])) return kMatmulTf32Avx512[i];
-      if (Complete(kMatmulTable4Avx512[i])) return kMatmulTable4Avx512[i];
+      if (Complete(kMatmulTable4Vnni512[i]))
+        return HasAvx512Vnni() ? kMatmulTable4Vnni512[i] : kMatmulTable4Avx2[i];
       if (HasAvx512Vnni() && HasAvx512Vbmi() && Complete(kMatmulLowbitVbmi512[i]))
         return kMatmulLowbitVbmi512[i];
       if (HasAvx512Vnni() && Complete(kMatmulIntVnni512[i])) return kMatmulIntVnni512[i];
@@ -88,7 +89,7 @@ const PreparedGemv* GetPreparedGemv(WeightFormat f, Isa isa) {
   if (k == &cpu::kMatmulAvx2[i]) p = &cpu::kPreparedAvx2[i];
   if (k == &cpu::kMatmulIntAvx2[i]) p = &cpu::kPreparedIntAvx2[i];
   if (k == &cpu::kMatmulTable4Avx2[i]) p = &cpu::kPreparedTable4Avx2[i];
-  if (k == &cpu::kMatmulTable4Avx512[i]) p = &cpu::kPreparedTable4Avx512[i];
+  if (k == &cpu::kMatmulTable4Vnni512[i]) p = &cpu::kPreparedTable4Vnni512[i];
   if (k == &cpu::kMatmulW8a8Avx2[i]) p = &cpu::kPreparedW8a8Avx2[i];
   if (k == &cpu::kMatmulW8a8Avx512[i]) p = &cpu::kPreparedW8a8Avx512[i];
   return p != nullptr && p->gemv != nullptr ? p : nullptr;

@@ -1,5 +1,5 @@
 // AVX-512 matrix kernels for the fp8 formats (fp8_e4m3, fp8_e5m2; nf4 and fp4 are in
-// matmul_table4_avx512.cc): bytes are widened to f16 with integer shifts and converted to f32
+// matmul_table4_vnni512.cc): bytes are widened to f16 with integer shifts and converted to f32
 // (Decode16; a gather from a 256-entry table measured 10x slower), summed against x, and the row
 // scale is applied once at the end. Compiled with
 // -mavx512f/bw/vl/dq: everything stays in the anonymous namespace and uses only intrinsics and
@@ -138,7 +138,7 @@ const MatmulKernels kMatmulFloat8Avx512[kWeightFormatCount] = {
     {},
     {},
     {},
-    /* kNf4, kFp4 (16-17) live in kMatmulTable4Avx512 */ {},
+    /* kNf4, kFp4 (16-17) live in kMatmulTable4Vnni512 */ {},
     {},
     /* kFp8E4M3     */ Float8Avx512<E4M3>(),
     /* kFp8E5M2     */ Float8Avx512<E5M2>(),

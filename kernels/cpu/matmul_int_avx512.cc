@@ -253,7 +253,7 @@ const MatmulKernels kMatmulIntAvx512[kWeightFormatCount] = {
     /* kQ4G32Asym   */ IntAvx512<block_q4_g32_asym>(),
     /* kQ4G64Asym   */ IntAvx512<block_q4_g64_asym>(),
     /* kQ4G128Asym  */ IntAvx512<block_q4_g128_asym>(),
-    /* kNf4 .. kFp8E5M2 (16-19) live in kMatmulTable4Avx512, kMatmulFloat8Avx512 */ {},
+    /* kNf4 .. kFp8E5M2 (16-19) live in kMatmulTable4Vnni512, kMatmulFloat8Avx512 */ {},
     {},
     {},
     {},

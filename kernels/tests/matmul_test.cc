@@ -698,11 +698,9 @@ TEST(MatmulPreparedTest, MatchesGemvExactlyAndReference) {
     EXPECT_EQ(GetPreparedGemv(WeightFormat::kW8A8, Isa::kAvx512),
               &cpu::kPreparedW8a8Avx512[int(WeightFormat::kW8A8)]);
     CheckPrepared(WeightFormat::kW8A8, Isa::kAvx512);
-    tested = true;
-  }
-  if (IsaSupported(Isa::kAvx512)) {  // the fixed-point nf4/fp4 kernels need AVX512-BW only
     for (WeightFormat f : {WeightFormat::kNf4, WeightFormat::kFp4}) {
       SCOPED_TRACE(std::string("avx512 ") + GetFormatTraits(f).name);
+      EXPECT_EQ(GetPreparedGemv(f, Isa::kAvx512), &cpu::kPreparedTable4Vnni512[int(f)]);
       CheckPrepared(f, Isa::kAvx512);
     }
     tested = true;
@@ -746,7 +744,7 @@ TEST(MatmulDispatchTest, EveryFormatHasKernelsAtEverySupportedLevel) {
                   int(cpu::kMatmulSparseAvx2[i].gemv != nullptr) +
                   int(cpu::kMatmulIntAvx512[i].gemv != nullptr) +
                   int(cpu::kMatmulFloat8Avx512[i].gemv != nullptr) +
-                  int(cpu::kMatmulTable4Avx512[i].gemv != nullptr) +
+                  int(cpu::kMatmulTable4Vnni512[i].gemv != nullptr) +
                   int(cpu::kMatmulW8a8Avx512[i].gemv != nullptr) +
                   int(cpu::kMatmulTf32Avx512[i].gemv != nullptr),
               1)
