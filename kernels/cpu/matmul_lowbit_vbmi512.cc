@@ -2,7 +2,8 @@
 // or 128, sym and asym), for CPUs with AVX512-VBMI and AVX512-VNNI (Ice Lake and later, Zen 4
 // and later; cpu/kernel_table.cc). A row goes U chunks of 32 columns (a "group": U = 8 for 3-
 // and 2-bit, 4 for 4-bit; at most 128 bytes of blocks) at a time:
-// - 3- and 2-bit: two loads bring the group's bytes into registers, one vpermt2b picks each
+// - 3- and 2-bit: two loads bring the group's bytes into registers (its first 64 bytes, and
+//   the rest by plain loads no wider than the rest: LoadTail), one vpermt2b picks each
 //   chunk's 8 bytes of low bits into qword c of one vector (3-bit: a second one picks each
 //   chunk's 4 bytes of high bits, twice), and one vpermt2w the blocks' f16 scales, one per int32
 //   lane of the chunk; 4-bit: plain loads of each block's code bytes (chunk c's 16 at bytes
@@ -227,6 +228,33 @@ __attribute__((always_inline)) inline __m512i Codes4(const uint8_t* base) {
   return v;
 }
 
+// The n bytes at p (n: 4, 8, 16, 32, 36, 40, 48 or 64) in the low bytes of a vector, by plain
+// loads no wider than n, the rest zero. For a group's bytes past its first 64: a masked 64-byte
+// load there read q2_g32 rows from memory at ~65% of the speed of this (on the Zen 5
+// development VM), and a 64-byte load of the group's last 64 bytes at ~80% (q2_g32) to ~40%
+// (q2_g128_asym, where it overlaps the first load by 56 bytes).
+template <int n>
+__attribute__((always_inline)) inline __m512i LoadTail(const uint8_t* p) {
+  static_assert(n == 4 || n == 8 || n == 16 || n == 32 || n == 36 || n == 40 || n == 48 || n == 64);
+  if constexpr (n == 64) {
+    return _mm512_loadu_si512(p);
+  } else if constexpr (n >= 32) {
+    const __m512i v =
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    if constexpr (n == 32) {
+      return v;
+    } else {
+      return _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadTail<n - 32>(p + 32)), 2);
+    }
+  } else if constexpr (n == 16) {
+    return _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (n == 8) {
+    return _mm512_castsi128_si512(_mm_loadu_si64(p));
+  } else {
+    return _mm512_castsi128_si512(_mm_loadu_si32(p));
+  }
+}
+
 // The f16 at p in all 16 lanes.
 __attribute__((always_inline)) inline __m512 Broadcast16(const uint8_t* p) {
   uint16_t h;
@@ -298,10 +326,8 @@ void Tile(const uint8_t* row, int64_t stride, const Acts* a, float* y, int64_t l
         if constexpr (B::kAsym) m = Halves4(base, _mm256_load_si256(LowWords(kIndices<B>.m)));
       }
     } else {
-      constexpr __mmask64 kHiMask =
-          G::kSpan == 128 ? ~__mmask64(0) : (__mmask64(1) << (G::kSpan - 64)) - 1;
       const __m512i lo = _mm512_loadu_si512(base);
-      const __m512i hi = _mm512_maskz_loadu_epi8(kHiMask, base + 64);
+      const __m512i hi = LoadTail<G::kSpan - 64>(base + 64);
       v = _mm512_permutex2var_epi8(lo, idx_low, hi);
       if constexpr (kBits == 3) hb = _mm512_permutex2var_epi8(lo, LoadIndex(kIndices<B>.high), hi);
       dw = Halves(lo, idx_d, hi);
