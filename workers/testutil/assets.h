@@ -13,7 +13,9 @@ std::string AssetsDir();
 // Full path of a file under the assets folder, or empty when the folder or file is missing.
 std::string AssetPath(const std::string& relative);
 
-// A fresh temporary directory for one test (removed by the OS's tmp cleaning, not by us).
+// A fresh temporary directory for one test ($TMPDIR or /tmp, squeeze-test-<pid>-<name>),
+// removed with everything in it when the test process exits, unless SQUEEZE_KEEP_TEST_DIRS is
+// set (to look at what a failing test wrote).
 std::string TempDir(const std::string& name);
 
 }  // namespace squeeze::testing
