@@ -10,7 +10,6 @@
 #include "engine/attention.h"
 #include "squeeze/kernels/attention.h"
 #include "squeeze/kernels/format.h"
-#include "squeeze/kernels/ops.h"
 
 namespace squeeze {
 namespace {
@@ -45,14 +44,22 @@ float RowScale(const uint8_t* row) {
   return s;
 }
 
-// Keys and values as f32 rows: score = q · k, out += p * v.
+// A run of `run` cache rows `stride` bytes apart: Scores sets s[j] = scale * (q · k_j), and
+// Accumulate adds sum_j p[j] * v_j to o.
+
+// f32 rows: the tile kernels with one query row (the output row stays in registers over the
+// run; a dot and an axpy call per row before, ~8% of 125m decode at context 16-48).
 struct F32Rows {
-  const VecKernels& vk;
-  float Dot(const float* q, const uint8_t* row, int64_t hd) const {
-    return vk.dot(q, reinterpret_cast<const float*>(row), hd);
+  const AttentionTileKernels& tk;
+  void Scores(const float* q, const uint8_t* k, int64_t stride, int64_t run, int64_t hd,
+              float scale, float* s) const {
+    tk.scores(q, hd, reinterpret_cast<const float*>(k), stride / int64_t(sizeof(float)), 1, run, hd,
+              scale, s, run);
   }
-  void Axpy(float* o, float p, const uint8_t* row, int64_t hd) const {
-    vk.axpy(o, p, reinterpret_cast<const float*>(row), hd);
+  void Accumulate(float* o, const float* p, const uint8_t* v, int64_t stride, int64_t run,
+                  int64_t hd) const {
+    tk.accumulate(p, run, reinterpret_cast<const float*>(v), stride / int64_t(sizeof(float)), 1,
+                  run, hd, o, hd);
   }
 };
 
@@ -60,16 +67,24 @@ struct F32Rows {
 template <class Decode>
 struct CodeRows {
   Decode decode;
-  float Dot(const float* q, const uint8_t* row, int64_t hd) const {
-    const uint8_t* codes = row + 4;
-    float acc = 0.0f;
-    for (int64_t d = 0; d < hd; ++d) acc += q[d] * decode(codes[d]);
-    return acc * RowScale(row);
+  void Scores(const float* q, const uint8_t* k, int64_t stride, int64_t run, int64_t hd,
+              float scale, float* s) const {
+    for (int64_t j = 0; j < run; ++j) {
+      const uint8_t* row = k + j * stride;
+      const uint8_t* codes = row + 4;
+      float acc = 0.0f;
+      for (int64_t d = 0; d < hd; ++d) acc += q[d] * decode(codes[d]);
+      s[j] = acc * RowScale(row) * scale;
+    }
   }
-  void Axpy(float* o, float p, const uint8_t* row, int64_t hd) const {
-    const uint8_t* codes = row + 4;
-    const float w = p * RowScale(row);
-    for (int64_t d = 0; d < hd; ++d) o[d] += w * decode(codes[d]);
+  void Accumulate(float* o, const float* p, const uint8_t* v, int64_t stride, int64_t run,
+                  int64_t hd) const {
+    for (int64_t j = 0; j < run; ++j) {
+      const uint8_t* row = v + j * stride;
+      const uint8_t* codes = row + 4;
+      const float w = p[j] * RowScale(row);
+      for (int64_t d = 0; d < hd; ++d) o[d] += w * decode(codes[d]);
+    }
   }
 };
 struct Int8Codes {
@@ -116,8 +131,8 @@ void Rowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a, const Attent
         int64_t len = 0;
         ForEachRun(kv, ranges, g,
                    [&](int64_t run, const uint8_t* k, const uint8_t*, int64_t stride) {
-                     for (int64_t j = 0; j < run; ++j)
-                       att[len++] = rows.Dot(qh, k + j * stride, hd) * scale;
+                     rows.Scores(qh, k, stride, run, hd, scale, att + len);
+                     len += run;
                    });
         float m = att[0];
         for (int64_t j = 1; j < len; ++j) m = std::max(m, att[j]);
@@ -127,7 +142,8 @@ void Rowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a, const Attent
         int64_t idx = 0;
         ForEachRun(kv, ranges, g,
                    [&](int64_t run, const uint8_t*, const uint8_t* v, int64_t stride) {
-                     for (int64_t j = 0; j < run; ++j) rows.Axpy(o, att[idx++], v + j * stride, hd);
+                     rows.Accumulate(o, att + idx, v, stride, run, hd);
+                     idx += run;
                    });
         for (int64_t d = 0; d < hd; ++d) o[d] *= inv;
       }
@@ -159,7 +175,8 @@ void AttentionRowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a,
                       float* out, float* scratch, int64_t scratch_floats) {
   switch (kv.format) {
     case KvCacheFormat::kF32:
-      Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats, F32Rows{GetVecKernels(isa)});
+      Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats,
+              F32Rows{GetAttentionTileKernels(isa)});
       break;
     case KvCacheFormat::kInt8:
       Rowwise(pool, isa, a, s, kv, q, n, out, scratch, scratch_floats,
