@@ -231,7 +231,7 @@ __attribute__((always_inline)) inline __m512i Codes4(const uint8_t* base) {
 // The n bytes at p (n: 4, 8, 16, 32, 36, 40, 48 or 64) in the low bytes of a vector, by plain
 // loads no wider than n, the rest zero. For a group's bytes past its first 64: a masked 64-byte
 // load there read q2_g32 rows from memory at ~65% of the speed of this (on the Zen 5
-// development VM), and a 64-byte load of the group's last 64 bytes at ~80% (q2_g32) to ~40%
+// development VM), and a 64-byte load of the group's last 64 bytes at ~80% (q2_g32) to ~30%
 // (q2_g128_asym, where it overlaps the first load by 56 bytes).
 template <int n>
 __attribute__((always_inline)) inline __m512i LoadTail(const uint8_t* p) {
