@@ -116,37 +116,46 @@ void Rowwise(ThreadPool& pool, Isa isa, const AttentionSettings& a, const Attent
   const float scale = 1.0f / std::sqrt(float(hd));
   const AttentionTileKernels& tk = GetAttentionTileKernels(isa);
   const int64_t pairs = n * s.n_heads;
-  // Later tokens see more positions: pairs are handed out in small chunks as threads free up.
+  // Query row i = (token t, head h), with thread `thread`'s score row.
+  auto pair = [&](int thread, int64_t i) {
+    float* att = scratch + thread * scratch_floats;
+    thread_local std::vector<PosRange> ranges;
+    const int64_t t = i / s.n_heads, h = i % s.n_heads;
+    const int64_t g = s.KvHead(int32_t(h));
+    const float* qh = q + t * q_dim + h * hd;
+    VisibleRanges(a, kv.batch_pos + t, &ranges);
+    int64_t len = 0;
+    ForEachRun(kv, ranges, g, [&](int64_t run, const uint8_t* k, const uint8_t*, int64_t stride) {
+      rows.Scores(qh, k, stride, run, hd, scale, att + len);
+      len += run;
+    });
+    float m = att[0];
+    for (int64_t j = 1; j < len; ++j) m = std::max(m, att[j]);
+    const float inv = 1.0f / tk.exp_sum(att, len, m);
+    float* o = out + t * q_dim + h * hd;
+    std::memset(o, 0, hd * sizeof(float));
+    int64_t idx = 0;
+    ForEachRun(kv, ranges, g, [&](int64_t run, const uint8_t*, const uint8_t* v, int64_t stride) {
+      rows.Accumulate(o, att + idx, v, stride, run, hd);
+      idx += run;
+    });
+    for (int64_t d = 0; d < hd; ++d) o[d] *= inv;
+  };
+  if (n == 1) {
+    // One token's rows (decode) cost the same: contiguous shares per thread, without the shared
+    // counter below, whose cache line passed between the threads once per head (decode of the
+    // 125m model ~5% faster).
+    pool.ParallelForThreads(pairs, [&](int thread, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) pair(thread, i);
+    });
+    return;
+  }
+  // Later tokens see more positions: rows are handed out in small chunks as threads free up.
   const int64_t chunk = std::max<int64_t>(1, pairs / (int64_t(pool.size()) * 8));
   std::atomic<int64_t> next{0};
   pool.Run([&](int thread) {
-    float* att = scratch + thread * scratch_floats;
-    thread_local std::vector<PosRange> ranges;
     for (int64_t b = next.fetch_add(chunk); b < pairs; b = next.fetch_add(chunk)) {
-      for (int64_t i = b; i < std::min(pairs, b + chunk); ++i) {
-        const int64_t t = i / s.n_heads, h = i % s.n_heads;
-        const int64_t g = s.KvHead(int32_t(h));
-        const float* qh = q + t * q_dim + h * hd;
-        VisibleRanges(a, kv.batch_pos + t, &ranges);
-        int64_t len = 0;
-        ForEachRun(kv, ranges, g,
-                   [&](int64_t run, const uint8_t* k, const uint8_t*, int64_t stride) {
-                     rows.Scores(qh, k, stride, run, hd, scale, att + len);
-                     len += run;
-                   });
-        float m = att[0];
-        for (int64_t j = 1; j < len; ++j) m = std::max(m, att[j]);
-        const float inv = 1.0f / tk.exp_sum(att, len, m);
-        float* o = out + t * q_dim + h * hd;
-        std::memset(o, 0, hd * sizeof(float));
-        int64_t idx = 0;
-        ForEachRun(kv, ranges, g,
-                   [&](int64_t run, const uint8_t*, const uint8_t* v, int64_t stride) {
-                     rows.Accumulate(o, att + idx, v, stride, run, hd);
-                     idx += run;
-                   });
-        for (int64_t d = 0; d < hd; ++d) o[d] *= inv;
-      }
+      for (int64_t i = b; i < std::min(pairs, b + chunk); ++i) pair(thread, i);
     }
   });
 }

@@ -86,12 +86,12 @@ void ThreadPool::Run(const std::function<void(int)>& fn) {
   }
 }
 
-void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
-                             int64_t align) {
+template <class Fn>
+void ThreadPool::ForShares(int64_t n, int64_t align, const Fn& fn) {
   if (n <= 0) return;
   const int64_t units = (n + align - 1) / align;
   if (n_threads_ == 1 || units == 1) {
-    fn(0, n);
+    fn(0, 0, n);
     return;
   }
   // Each thread first works through its own contiguous share (no shared counter, so the
@@ -111,11 +111,21 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
       while (u < s.end) {
         const int64_t take = std::max<int64_t>(1, (s.end - u) / 2);
         if (!s.next.compare_exchange_weak(u, u + take, std::memory_order_relaxed)) continue;
-        fn(u * align, std::min<int64_t>(n, (u + take) * align));
+        fn(self, u * align, std::min<int64_t>(n, (u + take) * align));
         u = s.next.load(std::memory_order_relaxed);
       }
     }
   });
+}
+
+void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
+                             int64_t align) {
+  ForShares(n, align, [&fn](int, int64_t b, int64_t e) { fn(b, e); });
+}
+
+void ThreadPool::ParallelForThreads(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn,
+                                    int64_t align) {
+  ForShares(n, align, fn);
 }
 
 }  // namespace squeeze

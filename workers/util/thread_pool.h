@@ -30,11 +30,18 @@ class ThreadPool {
   // its own contiguous share and, when done, takes chunks from the shares of the others. Chunk
   // boundaries are multiples of `align` (except the last end).
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t align = 1);
+  // The same, telling fn(thread, begin, end) which thread (0 .. size() - 1) runs the chunk: for
+  // loops that keep per-thread scratch.
+  void ParallelForThreads(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn,
+                          int64_t align = 1);
 
   static int DefaultThreads();
 
  private:
   void WorkerLoop(int index);
+  // Both ParallelFors: fn(thread, begin, end) (a lambda; instantiated in thread_pool.cc only).
+  template <class Fn>
+  void ForShares(int64_t n, int64_t align, const Fn& fn);
 
   // One thread's share of a ParallelFor: units [next, end), taken from the front by the
   // owner and by the threads that have finished their own. Own cache line each.

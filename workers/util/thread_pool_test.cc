@@ -1,5 +1,5 @@
 // ThreadPool: every index runs exactly once, chunks cover the range, a stalled thread's share
-// is finished by the others, repeated runs work.
+// is finished by the others, chunks name the thread that runs them, repeated runs work.
 #include "util/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -46,6 +46,46 @@ TEST(ThreadPoolTest, ParallelForTakesOverTheShareOfAStalledThread) {
   int64_t by_others = 0;
   for (int64_t i = n / 2; i < n; ++i) by_others += ran[i] != slow;
   EXPECT_GE(by_others, n / 4) << "the stalled thread's share was not taken over";
+}
+
+// ParallelForThreads: every index once, and each chunk's thread index names the thread that
+// runs it (one OS thread per index, a different one for each, 0 the caller), as per-thread
+// scratch needs.
+TEST(ThreadPoolTest, ParallelForThreadsNamesTheRunningThread) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::thread::id> owner(threads);
+    std::vector<std::atomic<int>> hits(257);
+    std::atomic<int> wrong{0};
+    for (int rep = 0; rep < 50; ++rep) {
+      for (auto& h : hits) h = 0;
+      pool.ParallelForThreads(257, [&](int t, int64_t b, int64_t e) {
+        if (t < 0 || t >= threads) {
+          wrong++;
+          return;
+        }
+        if (owner[t] == std::thread::id()) {
+          owner[t] = std::this_thread::get_id();
+        } else if (owner[t] != std::this_thread::get_id()) {
+          wrong++;
+        }
+        for (int64_t i = b; i < e; ++i) hits[i]++;
+      });
+      for (int64_t i = 0; i < 257; ++i) ASSERT_EQ(hits[i].load(), 1) << "i=" << i;
+    }
+    EXPECT_EQ(wrong.load(), 0) << threads << " threads";
+    // Index 0 is the caller, as in Run.
+    if (owner[0] != std::thread::id()) {
+      EXPECT_EQ(owner[0], std::this_thread::get_id());
+    }
+    for (int a = 0; a < threads; ++a) {
+      for (int b = a + 1; b < threads; ++b) {
+        if (owner[a] != std::thread::id()) {
+          EXPECT_NE(owner[a], owner[b]);
+        }
+      }
+    }
+  }
 }
 
 TEST(ThreadPoolTest, RunCallsEveryThreadIndexOnceManyTimes) {
