@@ -3,7 +3,7 @@
 // and later; cpu/kernel_table.cc). A row goes U chunks of 32 columns (a "group": U = 8 for 3-
 // and 2-bit, 4 for 4-bit; at most 128 bytes of blocks) at a time:
 // - 3- and 2-bit: two loads bring the group's bytes into registers (its first 64 bytes, and
-//   the rest by plain loads no wider than the rest: LoadTail), one vpermt2b picks each
+//   the rest by plain loads no wider than the rest: LoadBytes), one vpermt2b picks each
 //   chunk's 8 bytes of low bits into qword c of one vector (3-bit: a second one picks each
 //   chunk's 4 bytes of high bits, twice), and one vpermt2w the blocks' f16 scales, one per int32
 //   lane of the chunk; 4-bit: plain loads of each block's code bytes (chunk c's 16 at bytes
@@ -198,6 +198,34 @@ constexpr bool FieldsInFirst64() {
   return end <= 64;
 }
 
+// The n bytes at p (n: 4, 8, 16, 32, 36, 40, 48 or 64) in the low bytes of a vector, by plain
+// loads no wider than n, the rest zero: a 4-bit block's code bytes (Codes4), and a 3- or 2-bit
+// group's bytes past its first 64. For the latter a masked 64-byte load read q2_g32 rows from
+// memory at ~65% of the speed of this (on the Zen 5 development VM), and a 64-byte load of the
+// group's last 64 bytes at ~80% (q2_g32) to ~30% (q2_g128_asym, where it overlaps the first
+// load by 56 bytes).
+template <int n>
+__attribute__((always_inline)) inline __m512i LoadBytes(const uint8_t* p) {
+  static_assert(n == 4 || n == 8 || n == 16 || n == 32 || n == 36 || n == 40 || n == 48 || n == 64);
+  if constexpr (n == 64) {
+    return _mm512_loadu_si512(p);
+  } else if constexpr (n >= 32) {
+    const __m512i v =
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    if constexpr (n == 32) {
+      return v;
+    } else {
+      return _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadBytes<n - 32>(p + 32)), 2);
+    }
+  } else if constexpr (n == 16) {
+    return _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (n == 8) {
+    return _mm512_castsi128_si512(_mm_loadu_si64(p));
+  } else {
+    return _mm512_castsi128_si512(_mm_loadu_si32(p));
+  }
+}
+
 // 4-bit groups without byte permutes or masked loads: the U = 4 chunks' code bytes by plain
 // loads of each block's 64, 32 or 16 (one, two or four loads), and the f16 words picked by
 // `idx` from the group's first 64 bytes (which hold every block's fields), loaded as two
@@ -208,51 +236,15 @@ __attribute__((always_inline)) inline __m512i Codes4(const uint8_t* base) {
   static_assert(FieldsInFirst64<B>());
   constexpr int kBytes = 16 * Group<B>::kChunks;  // one block's code bytes
   const uint8_t* q = base + offsetof(B, qs);
-  auto load = [](const uint8_t* p) __attribute__((always_inline)) {
-    if constexpr (kBytes == 16) {
-      return _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    } else if constexpr (kBytes == 32) {
-      return _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    } else {
-      return _mm512_loadu_si512(p);
-    }
-  };
-  __m512i v = load(q);
+  __m512i v = LoadBytes<kBytes>(q);
   if constexpr (kBytes == 32) {
-    v = _mm512_inserti64x4(v, _mm512_castsi512_si256(load(q + sizeof(B))), 1);
+    v = _mm512_inserti64x4(v, _mm512_castsi512_si256(LoadBytes<kBytes>(q + sizeof(B))), 1);
   } else if constexpr (kBytes == 16) {
-    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(load(q + sizeof(B))), 1);
-    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(load(q + 2 * sizeof(B))), 2);
-    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(load(q + 3 * sizeof(B))), 3);
+    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadBytes<kBytes>(q + sizeof(B))), 1);
+    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadBytes<kBytes>(q + 2 * sizeof(B))), 2);
+    v = _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadBytes<kBytes>(q + 3 * sizeof(B))), 3);
   }
   return v;
-}
-
-// The n bytes at p (n: 4, 8, 16, 32, 36, 40, 48 or 64) in the low bytes of a vector, by plain
-// loads no wider than n, the rest zero. For a group's bytes past its first 64: a masked 64-byte
-// load there read q2_g32 rows from memory at ~65% of the speed of this (on the Zen 5
-// development VM), and a 64-byte load of the group's last 64 bytes at ~80% (q2_g32) to ~30%
-// (q2_g128_asym, where it overlaps the first load by 56 bytes).
-template <int n>
-__attribute__((always_inline)) inline __m512i LoadTail(const uint8_t* p) {
-  static_assert(n == 4 || n == 8 || n == 16 || n == 32 || n == 36 || n == 40 || n == 48 || n == 64);
-  if constexpr (n == 64) {
-    return _mm512_loadu_si512(p);
-  } else if constexpr (n >= 32) {
-    const __m512i v =
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    if constexpr (n == 32) {
-      return v;
-    } else {
-      return _mm512_inserti32x4(v, _mm512_castsi512_si128(LoadTail<n - 32>(p + 32)), 2);
-    }
-  } else if constexpr (n == 16) {
-    return _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  } else if constexpr (n == 8) {
-    return _mm512_castsi128_si512(_mm_loadu_si64(p));
-  } else {
-    return _mm512_castsi128_si512(_mm_loadu_si32(p));
-  }
 }
 
 // The f16 at p in all 16 lanes.
@@ -327,7 +319,7 @@ void Tile(const uint8_t* row, int64_t stride, const Acts* a, float* y, int64_t l
       }
     } else {
       const __m512i lo = _mm512_loadu_si512(base);
-      const __m512i hi = LoadTail<G::kSpan - 64>(base + 64);
+      const __m512i hi = LoadBytes<G::kSpan - 64>(base + 64);
       v = _mm512_permutex2var_epi8(lo, idx_low, hi);
       if constexpr (kBits == 3) hb = _mm512_permutex2var_epi8(lo, LoadIndex(kIndices<B>.high), hi);
       dw = Halves(lo, idx_d, hi);
